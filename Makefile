@@ -1,0 +1,75 @@
+# rnnrep — plain C99, libc and libm only.
+#   make            the rnnrep program and librnnrep.a (tuned for this machine)
+#   make PORTABLE=1 generic code (no -march=native)
+#   make test       every test program, in double and in float; ends with "N passed, M failed"
+#   make debug      the tests again under -fsanitize=address,undefined
+#   make bench      ./rnnrep bench
+#   make install PREFIX=/usr/local
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+WARN    := -std=c99 -pedantic -Wall -Wextra -Wshadow
+OPT     ?= -O3
+SAN     ?=
+ifeq ($(PORTABLE),1)
+ARCH    :=
+else
+ARCH    := $(shell $(CC) -march=native -x c -c /dev/null -o /dev/null 2>/dev/null && echo -march=native)
+endif
+ALL_CFLAGS := $(WARN) $(OPT) $(ARCH) $(SAN) -I. -MMD -MP $(CFLAGS)
+LDLIBS  := -lm
+
+LIB_SRC  := autograd.c $(wildcard models/*.c) $(wildcard zoo/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+OBJ32    := $(LIB_SRC:%.c=$(BUILD)/f32/%.o)
+OBJ64    := $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%_f32)
+
+.PHONY: all test debug bench install clean
+all: rnnrep librnnrep.a
+
+$(BUILD)/f32/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/f64/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DRNNREP_DOUBLE -c $< -o $@
+
+librnnrep.a: $(OBJ32)
+	$(AR) rcs $@ $^
+$(BUILD)/librnnrep.a: $(OBJ32)
+	$(AR) rcs $@ $^
+$(BUILD)/librnnrep64.a: $(OBJ64)
+	$(AR) rcs $@ $^
+
+rnnrep: $(BUILD)/f32/rnnrep.o $(BUILD)/librnnrep.a
+	$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
+
+# Each test program is built twice: against the double library (where the finite-difference
+# checks run) and against the float library that the program ships with.
+$(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/librnnrep64.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/tests/%_f32: $(BUILD)/f32/tests/%.o $(BUILD)/librnnrep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
+
+test: $(TESTS) rnnrep
+	@sh tests/run.sh $(TESTS)
+
+debug:
+	$(MAKE) BUILD=build/debug OPT="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+bench: rnnrep
+	./rnnrep bench
+
+install: rnnrep librnnrep.a
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	cp rnnrep $(DESTDIR)$(PREFIX)/bin/
+	cp librnnrep.a $(DESTDIR)$(PREFIX)/lib/
+	cp rnnrep.h $(DESTDIR)$(PREFIX)/include/
+
+clean:
+	rm -rf build rnnrep librnnrep.a
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,1603 @@
+/*
+ * autograd.c — arena, tensors, the tape and every op (forward and backward side by side),
+ * the matrix-product kernels with their naive twins, the RNG, AdamW and schedules.
+ * It knows nothing about networks: models/ builds them from these ops.
+ */
+#define _POSIX_C_SOURCE 199309L
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rnnrep.h"
+
+/* ========================================================================================
+ * Utilities
+ * ====================================================================================== */
+
+void rr_fatal(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("rnnrep: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+void *rr_malloc(size_t bytes, const char *what)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) rr_fatal("out of memory allocating %zu bytes for %s", bytes, what);
+    return p;
+}
+
+void *rr_calloc(size_t count, size_t size, const char *what)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) rr_fatal("out of memory allocating %zu x %zu bytes for %s", count, size, what);
+    return p;
+}
+
+double rr_seconds(void)
+{
+#ifdef CLOCK_MONOTONIC
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#endif
+    return (double)clock() / CLOCKS_PER_SEC;
+}
+
+/* ========================================================================================
+ * RNG: xoshiro256** (Blackman & Vigna), seeded through splitmix64.
+ * ====================================================================================== */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void rng_seed(Rng *rng, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t rng_next(Rng *rng)
+{
+    uint64_t *s = rng->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+Rng rng_split(Rng *rng)
+{
+    Rng child;
+    rng_seed(&child, rng_next(rng));
+    return child;
+}
+
+double rng_uniform(Rng *rng) { return (double)(rng_next(rng) >> 11) * 0x1.0p-53; }
+
+double rng_normal(Rng *rng)
+{
+    /* Box–Muller; 1 - u keeps the logarithm finite. */
+    double u = 1.0 - rng_uniform(rng), v = rng_uniform(rng);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+uint64_t rng_below(Rng *rng, uint64_t n)
+{
+    /* Rejection from the largest multiple of n below 2^64: unbiased. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n, x;
+    do x = rng_next(rng);
+    while (x >= limit);
+    return x % n;
+}
+
+int64_t rng_range(Rng *rng, int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)rng_below(rng, (uint64_t)(hi - lo) + 1);
+}
+
+void rng_permutation(Rng *rng, size_t n, size_t *perm)
+{
+    for (size_t i = 0; i < n; i++) perm[i] = i;
+    for (size_t i = n; i > 1; i--) { /* Fisher–Yates */
+        size_t j = (size_t)rng_below(rng, i), tmp = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = tmp;
+    }
+}
+
+size_t rng_categorical(Rng *rng, const double *p, size_t n)
+{
+    double total = 0.0, acc = 0.0;
+    for (size_t k = 0; k < n; k++) total += p[k];
+    double u = rng_uniform(rng) * total;
+    for (size_t k = 0; k < n; k++) {
+        acc += p[k];
+        if (u < acc) return k;
+    }
+    for (size_t k = n; k > 0; k--) /* u landed on the rounding edge: last positive entry */
+        if (p[k - 1] > 0) return k - 1;
+    return n - 1;
+}
+
+/* ========================================================================================
+ * Arena: bump allocation in blocks; reset frees everything at once.
+ * ====================================================================================== */
+
+static ArenaBlock *arena_block_new(size_t size)
+{
+    ArenaBlock *b = rr_malloc(sizeof *b + size + 64, "arena block");
+    uintptr_t start = (uintptr_t)(b + 1);
+    b->base = (unsigned char *)((start + 63) & ~(uintptr_t)63);
+    b->prev = NULL;
+    b->size = size;
+    b->used = 0;
+    return b;
+}
+
+void arena_init(Arena *a, size_t block_bytes)
+{
+    a->head = NULL;
+    a->block_bytes = block_bytes ? block_bytes : ((size_t)1 << 20);
+    a->used_bytes = 0;
+}
+
+void *arena_alloc(Arena *a, size_t bytes)
+{
+    bytes = (bytes + 63) & ~(size_t)63;
+    if (!a->head || a->head->size - a->head->used < bytes) {
+        size_t size = bytes > a->block_bytes ? bytes : a->block_bytes;
+        ArenaBlock *b = arena_block_new(size);
+        b->prev = a->head;
+        a->head = b;
+    }
+    void *p = a->head->base + a->head->used;
+    a->head->used += bytes;
+    a->used_bytes += bytes;
+    memset(p, 0, bytes);
+    return p;
+}
+
+void arena_reset(Arena *a)
+{
+    /* One block large enough for everything used so far, so a loop that repeats the same
+     * computation settles into a single block after its first pass. */
+    if (a->head && a->head->prev) {
+        size_t total = a->used_bytes;
+        arena_free(a);
+        a->head = arena_block_new(total > a->block_bytes ? total : a->block_bytes);
+    }
+    if (a->head) a->head->used = 0;
+    a->used_bytes = 0;
+}
+
+void arena_free(Arena *a)
+{
+    while (a->head) {
+        ArenaBlock *prev = a->head->prev;
+        free(a->head);
+        a->head = prev;
+    }
+    a->used_bytes = 0;
+}
+
+/* ========================================================================================
+ * Tensors and the tape
+ * ====================================================================================== */
+
+static size_t shape_size(int ndim, const size_t *shape)
+{
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] && n > SIZE_MAX / shape[i]) rr_fatal("tensor shape overflows size_t");
+        n *= shape[i];
+    }
+    return n;
+}
+
+void tensor_shape_str(const Tensor *a, char *buf, size_t len)
+{
+    size_t used = 0;
+    used += (size_t)snprintf(buf, len, "(");
+    for (int i = 0; i < a->ndim && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, i ? ", %zu" : "%zu", a->shape[i]);
+    if (used < len) snprintf(buf + used, len - used, ")");
+}
+
+/* Stops the program: op `name` got shapes it cannot combine. */
+static void shape_error(const char *name, const Tensor *a, const Tensor *b, const char *why)
+{
+    char sa[96], sb[96] = "";
+    tensor_shape_str(a, sa, sizeof sa);
+    if (b) tensor_shape_str(b, sb, sizeof sb);
+    rr_fatal("%s: %s: %s%s%s", name, why, sa, b ? " and " : "", sb);
+}
+
+void tape_init(Tape *t)
+{
+    arena_init(&t->arena, (size_t)1 << 22);
+    t->entries = NULL;
+    t->count = t->capacity = 0;
+    t->record = 1;
+    t->training = 0;
+    t->rng = NULL;
+}
+
+void tape_reset(Tape *t)
+{
+    arena_reset(&t->arena);
+    t->count = 0;
+}
+
+void tape_free(Tape *t)
+{
+    arena_free(&t->arena);
+    free(t->entries);
+    t->entries = NULL;
+    t->count = t->capacity = 0;
+}
+
+Tensor *tensor_new(Tape *t, int ndim, const size_t *shape, int with_grad)
+{
+    if (ndim < 1 || ndim > RR_MAXDIM) rr_fatal("tensor_new: %d dimensions (1 to %d allowed)", ndim, RR_MAXDIM);
+    Tensor *a = arena_alloc(&t->arena, sizeof *a);
+    a->ndim = ndim;
+    for (int i = 0; i < ndim; i++) a->shape[i] = shape[i];
+    a->size = shape_size(ndim, shape);
+    a->data = arena_alloc(&t->arena, a->size * sizeof(real));
+    a->grad = with_grad ? arena_alloc(&t->arena, a->size * sizeof(real)) : NULL;
+    return a;
+}
+
+Tensor tensor_wrap(real *data, real *grad, int ndim, const size_t *shape)
+{
+    Tensor a;
+    memset(&a, 0, sizeof a);
+    if (ndim < 1 || ndim > RR_MAXDIM) rr_fatal("tensor_wrap: %d dimensions (1 to %d allowed)", ndim, RR_MAXDIM);
+    a.ndim = ndim;
+    for (int i = 0; i < ndim; i++) a.shape[i] = shape[i];
+    a.size = shape_size(ndim, shape);
+    a.data = data;
+    a.grad = grad;
+    return a;
+}
+
+Tensor *tensor_view(Tape *t, Tensor *a, int ndim, const size_t *shape)
+{
+    Tensor *v = arena_alloc(&t->arena, sizeof *v);
+    *v = tensor_wrap(a->data, a->grad, ndim, shape);
+    if (v->size != a->size) shape_error("view", a, v, "sizes differ");
+    return v;
+}
+
+/* The result of an op: it carries a gradient iff the tape records and an input has one. */
+static Tensor *result(Tape *t, int ndim, const size_t *shape, const Tensor *a, const Tensor *b)
+{
+    int grad = t->record && ((a && a->grad) || (b && b->grad));
+    return tensor_new(t, ndim, shape, grad);
+}
+
+static TapeEntry *push(Tape *t, OpKind op, Tensor *out, Tensor *a, Tensor *b)
+{
+    if (t->count == t->capacity) {
+        t->capacity = t->capacity ? 2 * t->capacity : 1024;
+        TapeEntry *e = realloc(t->entries, t->capacity * sizeof *e);
+        if (!e) rr_fatal("out of memory growing the tape to %zu entries", t->capacity);
+        t->entries = e;
+    }
+    TapeEntry *e = &t->entries[t->count++];
+    memset(e, 0, sizeof *e);
+    e->op = op;
+    e->out = out;
+    e->in[0] = a;
+    e->in[1] = b;
+    return e;
+}
+
+static void *saved_alloc(Tape *t, size_t bytes) { return arena_alloc(&t->arena, bytes); }
+
+typedef void (*BackwardFn)(TapeEntry *e);
+static const BackwardFn backward_of[OP_COUNT];
+
+void tape_backward(Tape *t, Tensor *loss)
+{
+    if (loss->size != 1) rr_fatal("tape_backward: the loss has %zu elements, not 1", loss->size);
+    if (!loss->grad) rr_fatal("tape_backward: the loss does not depend on anything with a gradient");
+    loss->grad[0] += 1;
+    for (size_t i = t->count; i > 0; i--) {
+        TapeEntry *e = &t->entries[i - 1];
+        backward_of[e->op](e);
+    }
+}
+
+/* ========================================================================================
+ * Elementwise binary ops with broadcasting: b is right-aligned with a and each of its dims
+ * equals a's or is 1. bmap gives, for an index of a, the index of b.
+ * ====================================================================================== */
+
+typedef struct Broadcast {
+    int kind;                 /* 0: same shape, 1: b is a trailing block (i % nb), 2: general */
+    size_t nb;
+    size_t a_stride[RR_MAXDIM], b_stride[RR_MAXDIM], ndim;
+} Broadcast;
+
+static Broadcast broadcast_plan(const char *name, const Tensor *a, const Tensor *b)
+{
+    Broadcast p;
+    memset(&p, 0, sizeof p);
+    if (b->ndim > a->ndim) shape_error(name, a, b, "cannot broadcast the second into the first");
+    int off = a->ndim - b->ndim, suffix = 1;
+    for (int i = 0; i < b->ndim; i++) {
+        size_t da = a->shape[off + i], db = b->shape[i];
+        if (db != da && db != 1) shape_error(name, a, b, "cannot broadcast the second into the first");
+        if (db != da) suffix = 0;
+    }
+    p.nb = b->size;
+    p.ndim = (size_t)a->ndim;
+    if (a->size == b->size) p.kind = 0;
+    else if (suffix) p.kind = 1;
+    else {
+        p.kind = 2;
+        size_t sa = 1, sb = 1;
+        for (int i = a->ndim - 1; i >= 0; i--) {
+            int j = i - off;
+            size_t db = j >= 0 ? b->shape[j] : 1;
+            p.a_stride[i] = sa;
+            p.b_stride[i] = db == 1 ? 0 : sb;
+            sa *= a->shape[i];
+            sb *= db;
+        }
+    }
+    return p;
+}
+
+static size_t bmap(const Broadcast *p, const Tensor *a, size_t i)
+{
+    if (p->kind == 0) return i;
+    if (p->kind == 1) return i % p->nb;
+    size_t j = 0;
+    for (size_t d = 0; d < p->ndim; d++) j += (i / p->a_stride[d] % a->shape[d]) * p->b_stride[d];
+    return j;
+}
+
+/* db[bmap(i)] += sign * g[i] * scale_by[i] (scale_by NULL: 1), summed in double first. */
+static void accumulate_broadcast(const Broadcast *p, const Tensor *a, real *db, const real *g,
+                                 const real *scale_by, real sign)
+{
+    double *acc = calloc(p->nb, sizeof *acc);
+    if (!acc) rr_fatal("out of memory in a broadcast gradient");
+    for (size_t i = 0; i < a->size; i++)
+        acc[bmap(p, a, i)] += (double)g[i] * (scale_by ? (double)scale_by[i] : 1.0);
+    for (size_t j = 0; j < p->nb; j++) db[j] += (real)(sign * acc[j]);
+    free(acc);
+}
+
+static Tensor *binary(Tape *t, OpKind op, const char *name, Tensor *a, Tensor *b)
+{
+    Broadcast p = broadcast_plan(name, a, b);
+    Tensor *out = result(t, a->ndim, a->shape, a, b);
+    const real *x = a->data, *y = b->data;
+    real *z = out->data;
+    if (p.kind == 0) {
+        if (op == OP_ADD) for (size_t i = 0; i < a->size; i++) z[i] = x[i] + y[i];
+        if (op == OP_SUB) for (size_t i = 0; i < a->size; i++) z[i] = x[i] - y[i];
+        if (op == OP_MUL) for (size_t i = 0; i < a->size; i++) z[i] = x[i] * y[i];
+    } else {
+        for (size_t i = 0; i < a->size; i++) {
+            real v = y[bmap(&p, a, i)];
+            z[i] = op == OP_ADD ? x[i] + v : op == OP_SUB ? x[i] - v : x[i] * v;
+        }
+    }
+    if (out->grad) push(t, op, out, a, b);
+    return out;
+}
+
+Tensor *op_add(Tape *t, Tensor *a, Tensor *b) { return binary(t, OP_ADD, "add", a, b); }
+Tensor *op_sub(Tape *t, Tensor *a, Tensor *b) { return binary(t, OP_SUB, "sub", a, b); }
+Tensor *op_mul(Tape *t, Tensor *a, Tensor *b) { return binary(t, OP_MUL, "mul", a, b); }
+
+/* z = a + b, z = a - b: da += g; db += ±g summed over broadcast dims.
+ * z = a * b: da += g * b; db += g * a summed over broadcast dims. */
+static void binary_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0], *b = e->in[1], *out = e->out;
+    Broadcast p = broadcast_plan("backward", a, b);
+    const real *g = out->grad;
+    if (a->grad) {
+        if (e->op == OP_MUL)
+            for (size_t i = 0; i < a->size; i++) a->grad[i] += g[i] * b->data[bmap(&p, a, i)];
+        else
+            for (size_t i = 0; i < a->size; i++) a->grad[i] += g[i];
+    }
+    if (b->grad) {
+        real sign = e->op == OP_SUB ? -1 : 1;
+        const real *by = e->op == OP_MUL ? a->data : NULL;
+        if (p.kind == 0) {
+            for (size_t i = 0; i < a->size; i++) b->grad[i] += sign * g[i] * (by ? by[i] : 1);
+        } else {
+            accumulate_broadcast(&p, a, b->grad, g, by, sign);
+        }
+    }
+}
+
+/* z = s * a: da += s * g */
+Tensor *op_scale(Tape *t, Tensor *a, real s)
+{
+    Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    for (size_t i = 0; i < a->size; i++) out->data[i] = s * a->data[i];
+    if (out->grad) push(t, OP_SCALE, out, a, NULL)->rarg[0] = s;
+    return out;
+}
+static void scale_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (a->grad) for (size_t i = 0; i < a->size; i++) a->grad[i] += e->rarg[0] * e->out->grad[i];
+}
+
+/* z = a + s: da += g */
+Tensor *op_add_scalar(Tape *t, Tensor *a, real s)
+{
+    Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    for (size_t i = 0; i < a->size; i++) out->data[i] = a->data[i] + s;
+    if (out->grad) push(t, OP_ADD_SCALAR, out, a, NULL);
+    return out;
+}
+static void add_scalar_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (a->grad) for (size_t i = 0; i < a->size; i++) a->grad[i] += e->out->grad[i];
+}
+
+/* ========================================================================================
+ * Matrix products
+ * ====================================================================================== */
+
+/* Product of all dims but the last two: the batch of a matrix product. */
+static size_t leading_size(const Tensor *a)
+{
+    size_t n = 1;
+    for (int i = 0; i < a->ndim - 2; i++) n *= a->shape[i];
+    return n;
+}
+
+/* (.., M, K) x (.., K, N) -> (.., M, N), op = transpose of the last two dims when flagged.
+ * b is either batched like a or 2-D and shared. */
+Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
+{
+    if (a->ndim < 2 || b->ndim < 2) shape_error("matmul", a, b, "needs two dims each");
+    size_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
+    size_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
+    size_t M = trans_a ? ac : ar, K = trans_a ? ar : ac, Kb = trans_b ? bc : br, N = trans_b ? br : bc;
+    if (K != Kb) shape_error("matmul", a, b, "inner dims differ");
+    size_t batch = leading_size(a);
+    int shared = b->ndim == 2;
+    if (!shared) {
+        if (b->ndim != a->ndim) shape_error("matmul", a, b, "batch dims differ");
+        for (int i = 0; i < a->ndim - 2; i++)
+            if (a->shape[i] != b->shape[i]) shape_error("matmul", a, b, "batch dims differ");
+    }
+    size_t shape[RR_MAXDIM];
+    for (int i = 0; i < a->ndim - 2; i++) shape[i] = a->shape[i];
+    shape[a->ndim - 2] = M;
+    shape[a->ndim - 1] = N;
+    Tensor *out = result(t, a->ndim, shape, a, b);
+    if (shared && !trans_a) /* fold the batch into the rows: one large product */
+        gemm_fast(batch * M, N, K, a->data, ac, 0, b->data, bc, trans_b, out->data, N);
+    else
+        for (size_t s = 0; s < batch; s++)
+            gemm_fast(M, N, K, a->data + s * ar * ac, ac, trans_a, b->data + (shared ? 0 : s * br * bc), bc,
+                      trans_b, out->data + s * M * N, N);
+    if (out->grad) {
+        TapeEntry *e = push(t, OP_MATMUL, out, a, b);
+        e->iarg[0] = (size_t)trans_a;
+        e->iarg[1] = (size_t)trans_b;
+    }
+    return out;
+}
+
+/* C = op(A) op(B):
+ *   dA += dC op(B)^T   (stored as A^T when trans_a: dA^T += op(B) dC^T)
+ *   dB += op(A)^T dC   (stored as B^T when trans_b: dB^T += dC^T op(A)) */
+static void matmul_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0], *b = e->in[1];
+    int ta = (int)e->iarg[0], tb = (int)e->iarg[1], shared = b->ndim == 2;
+    size_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
+    size_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
+    size_t M = ta ? ac : ar, K = ta ? ar : ac, N = tb ? br : bc;
+    size_t batch = leading_size(a);
+    const real *g = e->out->grad;
+    if (shared && !ta) { /* folded batch, as in the forward */
+        M *= batch;
+        batch = 1;
+    }
+    for (size_t s = 0; s < batch; s++) {
+        const real *gs = g + s * M * N, *as = a->data + s * M * K;
+        const real *bs = b->data + (shared ? 0 : s * br * bc);
+        if (a->grad) {
+            real *da = a->grad + s * M * K;
+            if (!ta) gemm_fast(M, K, N, gs, N, 0, bs, bc, !tb, da, K);
+            else gemm_fast(K, M, N, bs, bc, tb, gs, N, 1, da, M);
+        }
+        if (b->grad) {
+            real *db = b->grad + (shared ? 0 : s * br * bc);
+            if (!tb) gemm_fast(K, N, M, as, ac, !ta, gs, N, 0, db, N);
+            else gemm_fast(N, K, M, gs, N, 1, as, ac, ta, db, K);
+        }
+    }
+}
+
+static size_t rows_of(const Tensor *a) { return a->size / a->shape[a->ndim - 1]; }
+
+/* y = x W^T + bias, x (R, in) after flattening, W (out, in), bias (out) */
+Tensor *op_linear(Tape *t, Tensor *x, Tensor *W, Tensor *bias)
+{
+    size_t in = x->shape[x->ndim - 1], nout = W->shape[0];
+    if (W->ndim != 2 || W->shape[1] != in) shape_error("linear", x, W, "input width differs from the weight's columns");
+    if (bias && (bias->ndim != 1 || bias->shape[0] != nout)) shape_error("linear", W, bias, "bias does not match the weight's rows");
+    size_t R = rows_of(x), shape[RR_MAXDIM];
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[x->ndim - 1] = nout;
+    Tensor *out = tensor_new(t, x->ndim, shape, t->record && (x->grad || W->grad || (bias && bias->grad)));
+    if (bias)
+        for (size_t r = 0; r < R; r++) memcpy(out->data + r * nout, bias->data, nout * sizeof(real));
+    gemm_fast(R, nout, in, x->data, in, 0, W->data, in, 1, out->data, nout);
+    if (out->grad) push(t, OP_LINEAR, out, x, W)->in[2] = bias;
+    return out;
+}
+
+/* Sum over rows of g (R, n) into dst (n), accumulated in double. */
+static void add_column_sums(real *dst, const real *g, size_t R, size_t n)
+{
+    double *acc = calloc(n, sizeof *acc);
+    if (!acc) rr_fatal("out of memory in a bias gradient");
+    for (size_t r = 0; r < R; r++)
+        for (size_t j = 0; j < n; j++) acc[j] += g[r * n + j];
+    for (size_t j = 0; j < n; j++) dst[j] += (real)acc[j];
+    free(acc);
+}
+
+/* y = x W^T + b:  dx += dy W;  dW += dy^T x;  db += sum over rows of dy */
+static void linear_backward(TapeEntry *e)
+{
+    Tensor *x = e->in[0], *W = e->in[1], *bias = e->in[2];
+    size_t in = W->shape[1], nout = W->shape[0], R = rows_of(x);
+    const real *g = e->out->grad;
+    if (x->grad) gemm_fast(R, in, nout, g, nout, 0, W->data, in, 0, x->grad, in);
+    if (W->grad) gemm_fast(nout, in, R, g, nout, 1, x->data, in, 0, W->grad, in);
+    if (bias && bias->grad) add_column_sums(bias->grad, g, R, nout);
+}
+
+/* Each sample s its own weights: y[s] = x[s] W[s]^T + bias[s]; x (B, M, in), W (B, out, in).
+ * M is small (the probing streams), so this is a loop of dot products, not a packed gemm. */
+Tensor *op_linear_batched(Tape *t, Tensor *x, Tensor *W, Tensor *bias)
+{
+    if (x->ndim != 3 || W->ndim != 3 || x->shape[0] != W->shape[0] || x->shape[2] != W->shape[2])
+        shape_error("linear_batched", x, W, "want x (B, M, in) and W (B, out, in)");
+    size_t B = x->shape[0], M = x->shape[1], in = x->shape[2], nout = W->shape[1];
+    if (bias && (bias->ndim != 2 || bias->shape[0] != B || bias->shape[1] != nout))
+        shape_error("linear_batched", W, bias, "want bias (B, out)");
+    Tensor *out = tensor_new(t, 3, (size_t[]){B, M, nout}, t->record && (x->grad || W->grad || (bias && bias->grad)));
+    for (size_t s = 0; s < B; s++)
+        for (size_t m = 0; m < M; m++) {
+            const real *xs = x->data + (s * M + m) * in;
+            real *ys = out->data + (s * M + m) * nout;
+            for (size_t o = 0; o < nout; o++) {
+                const real *w = W->data + (s * nout + o) * in;
+                real acc = bias ? bias->data[s * nout + o] : 0;
+                for (size_t i = 0; i < in; i++) acc += w[i] * xs[i];
+                ys[o] = acc;
+            }
+        }
+    if (out->grad) push(t, OP_LINEAR_BATCHED, out, x, W)->in[2] = bias;
+    return out;
+}
+
+/* y[s,m,o] = sum_i W[s,o,i] x[s,m,i] + b[s,o]:
+ *   dx[s,m,i] += sum_o dy[s,m,o] W[s,o,i];  dW[s,o,i] += sum_m dy[s,m,o] x[s,m,i];  db[s,o] += sum_m dy[s,m,o] */
+static void linear_batched_backward(TapeEntry *e)
+{
+    Tensor *x = e->in[0], *W = e->in[1], *bias = e->in[2];
+    size_t B = x->shape[0], M = x->shape[1], in = x->shape[2], nout = W->shape[1];
+    const real *g = e->out->grad;
+    for (size_t s = 0; s < B; s++)
+        for (size_t m = 0; m < M; m++) {
+            const real *gs = g + (s * M + m) * nout, *xs = x->data + (s * M + m) * in;
+            for (size_t o = 0; o < nout; o++) {
+                real go = gs[o];
+                const real *w = W->data + (s * nout + o) * in;
+                if (x->grad) {
+                    real *dx = x->grad + (s * M + m) * in;
+                    for (size_t i = 0; i < in; i++) dx[i] += go * w[i];
+                }
+                if (W->grad) {
+                    real *dw = W->grad + (s * nout + o) * in;
+                    for (size_t i = 0; i < in; i++) dw[i] += go * xs[i];
+                }
+                if (bias && bias->grad) bias->grad[s * nout + o] += go;
+            }
+        }
+}
+
+/* ========================================================================================
+ * Kernels: C (M, N) += op(A) (M, K) op(B) (K, N)
+ * ====================================================================================== */
+
+#define A_AT(i, k) (trans_a ? A[(k) * lda + (i)] : A[(i) * lda + (k)])
+#define B_AT(k, j) (trans_b ? B[(j) * ldb + (k)] : B[(k) * ldb + (j)])
+
+/* The reference: one dot product per element, k increasing. */
+void gemm_naive(size_t M, size_t N, size_t K, const real *A, size_t lda, int trans_a,
+                const real *B, size_t ldb, int trans_b, real *C, size_t ldc)
+{
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            real acc = 0;
+            for (size_t k = 0; k < K; k++) acc += A_AT(i, k) * B_AT(k, j);
+            C[i * ldc + j] += acc;
+        }
+}
+
+/* The fast kernel (the BLIS scheme): for each KC-deep slice of K, pack op(B) into NR-wide
+ * column panels and op(A) into MR-tall row panels (zero-padded at the edges, which also
+ * absorbs the transposes), then an MR x NR micro-kernel keeps its block of C in registers
+ * while it runs down k. Inner loops are fixed-width so the compiler vectorises them. */
+#ifdef RNNREP_DOUBLE
+enum { GEMM_MR = 6, GEMM_NR = 16 };
+#else
+enum { GEMM_MR = 6, GEMM_NR = 32 };
+#endif
+enum { GEMM_KC = 256, GEMM_MC = 120, GEMM_NC = 2048 };
+
+static void pack_a(size_t mc, size_t kc, const real *A, size_t lda, int trans_a, size_t i0, size_t k0,
+                   real *restrict Ap)
+{
+    for (size_t ip = 0; ip < mc; ip += GEMM_MR) {
+        size_t mr = mc - ip < GEMM_MR ? mc - ip : GEMM_MR;
+        for (size_t k = 0; k < kc; k++) {
+            real *dst = Ap + ip * kc + k * GEMM_MR;
+            size_t i = 0;
+            for (; i < mr; i++) dst[i] = A_AT(i0 + ip + i, k0 + k);
+            for (; i < GEMM_MR; i++) dst[i] = 0;
+        }
+    }
+}
+
+static void pack_b(size_t nc, size_t kc, const real *B, size_t ldb, int trans_b, size_t k0, size_t j0,
+                   real *restrict Bp)
+{
+    for (size_t jp = 0; jp < nc; jp += GEMM_NR) {
+        size_t nr = nc - jp < GEMM_NR ? nc - jp : GEMM_NR;
+        for (size_t k = 0; k < kc; k++) {
+            real *dst = Bp + jp * kc + k * GEMM_NR;
+            size_t j = 0;
+            if (!trans_b && nr == GEMM_NR)
+                memcpy(dst, B + (k0 + k) * ldb + j0 + jp, GEMM_NR * sizeof(real));
+            else {
+                for (; j < nr; j++) dst[j] = B_AT(k0 + k, j0 + jp + j);
+                for (; j < GEMM_NR; j++) dst[j] = 0;
+            }
+        }
+    }
+}
+
+/* C[0:mr, 0:nr] += Ap (MR, kc as packed) x Bp (kc, NR as packed) */
+static void micro_kernel(size_t kc, const real *restrict Ap, const real *restrict Bp, real *restrict C,
+                         size_t ldc, size_t mr, size_t nr)
+{
+    real acc[GEMM_MR][GEMM_NR];
+    for (int i = 0; i < GEMM_MR; i++)
+        for (int j = 0; j < GEMM_NR; j++) acc[i][j] = 0;
+    for (size_t k = 0; k < kc; k++) {
+        const real *restrict b = Bp + k * GEMM_NR;
+        const real *restrict a = Ap + k * GEMM_MR;
+        for (int i = 0; i < GEMM_MR; i++)
+            for (int j = 0; j < GEMM_NR; j++) acc[i][j] += a[i] * b[j];
+    }
+    if (mr == GEMM_MR && nr == GEMM_NR) {
+        for (int i = 0; i < GEMM_MR; i++)
+            for (int j = 0; j < GEMM_NR; j++) C[i * ldc + j] += acc[i][j];
+    } else {
+        for (size_t i = 0; i < mr; i++)
+            for (size_t j = 0; j < nr; j++) C[i * ldc + j] += acc[i][j];
+    }
+}
+
+void gemm_fast(size_t M, size_t N, size_t K, const real *A, size_t lda, int trans_a,
+               const real *B, size_t ldb, int trans_b, real *C, size_t ldc)
+{
+    if (M == 0 || N == 0 || K == 0) return;
+    /* Packing buffers sized for this call's blocks: no state survives the call, so
+     * concurrent calls from several threads are safe. */
+    size_t nc_max = N < GEMM_NC ? N : GEMM_NC, mc_max = M < GEMM_MC ? M : GEMM_MC;
+    size_t kc_max = K < GEMM_KC ? K : GEMM_KC;
+    real *Bp = rr_malloc(((nc_max + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * kc_max * sizeof(real), "gemm B panel");
+    real *Ap = rr_malloc(((mc_max + GEMM_MR - 1) / GEMM_MR) * GEMM_MR * kc_max * sizeof(real), "gemm A panel");
+    for (size_t j0 = 0; j0 < N; j0 += GEMM_NC) {
+        size_t nc = N - j0 < GEMM_NC ? N - j0 : GEMM_NC;
+        for (size_t k0 = 0; k0 < K; k0 += GEMM_KC) {
+            size_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
+            pack_b(nc, kc, B, ldb, trans_b, k0, j0, Bp);
+            for (size_t i0 = 0; i0 < M; i0 += GEMM_MC) {
+                size_t mc = M - i0 < GEMM_MC ? M - i0 : GEMM_MC;
+                pack_a(mc, kc, A, lda, trans_a, i0, k0, Ap);
+                for (size_t jp = 0; jp < nc; jp += GEMM_NR)
+                    for (size_t ip = 0; ip < mc; ip += GEMM_MR)
+                        micro_kernel(kc, Ap + ip * kc, Bp + jp * kc, C + (i0 + ip) * ldc + j0 + jp, ldc,
+                                     mc - ip < GEMM_MR ? mc - ip : GEMM_MR, nc - jp < GEMM_NR ? nc - jp : GEMM_NR);
+            }
+        }
+    }
+    free(Ap);
+    free(Bp);
+}
+#undef A_AT
+#undef B_AT
+
+/* ========================================================================================
+ * Elementwise unary ops. Forward y = f(x); backward dx += g * f'(x), with f' written in
+ * terms of whichever of x or y is cheaper.
+ * ====================================================================================== */
+
+#ifdef RNNREP_DOUBLE
+#define EXP exp
+#define LOG log
+#define TANH tanh
+#define SQRT sqrt
+#else
+#define EXP expf
+#define LOG logf
+#define TANH tanhf
+#define SQRT sqrtf
+#endif
+
+static real sigmoid(real x) { return 1 / (1 + EXP(-x)); }
+
+static Tensor *unary(Tape *t, OpKind op, Tensor *a)
+{
+    Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    const real *x = a->data;
+    real *y = out->data;
+    size_t n = a->size;
+    switch (op) {
+    case OP_SIGMOID: for (size_t i = 0; i < n; i++) y[i] = sigmoid(x[i]); break;   /* y(1 - y) */
+    case OP_TANH: for (size_t i = 0; i < n; i++) y[i] = TANH(x[i]); break;         /* 1 - y^2 */
+    case OP_RELU: for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0; break; /* [x > 0] */
+    case OP_EXP: for (size_t i = 0; i < n; i++) y[i] = EXP(x[i]); break;           /* y */
+    case OP_LOG: for (size_t i = 0; i < n; i++) y[i] = LOG(x[i]); break;           /* 1 / x */
+    case OP_ABS: for (size_t i = 0; i < n; i++) y[i] = x[i] < 0 ? -x[i] : x[i]; break; /* sign(x) */
+    default: rr_fatal("unary: %s is not a unary op", op_names[op]);
+    }
+    if (out->grad) push(t, op, out, a, NULL);
+    return out;
+}
+
+static void unary_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    const real *x = a->data, *y = e->out->data, *g = e->out->grad;
+    real *dx = a->grad;
+    size_t n = a->size;
+    switch (e->op) {
+    case OP_SIGMOID: for (size_t i = 0; i < n; i++) dx[i] += g[i] * y[i] * (1 - y[i]); break;
+    case OP_TANH: for (size_t i = 0; i < n; i++) dx[i] += g[i] * (1 - y[i] * y[i]); break;
+    case OP_RELU: for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? g[i] : 0; break;
+    case OP_EXP: for (size_t i = 0; i < n; i++) dx[i] += g[i] * y[i]; break;
+    case OP_LOG: for (size_t i = 0; i < n; i++) dx[i] += g[i] / x[i]; break;
+    case OP_ABS: for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0; break;
+    default: break;
+    }
+}
+
+Tensor *op_sigmoid(Tape *t, Tensor *a) { return unary(t, OP_SIGMOID, a); }
+Tensor *op_tanh(Tape *t, Tensor *a) { return unary(t, OP_TANH, a); }
+Tensor *op_relu(Tape *t, Tensor *a) { return unary(t, OP_RELU, a); }
+Tensor *op_exp(Tape *t, Tensor *a) { return unary(t, OP_EXP, a); }
+Tensor *op_log(Tape *t, Tensor *a) { return unary(t, OP_LOG, a); }
+Tensor *op_abs(Tape *t, Tensor *a) { return unary(t, OP_ABS, a); }
+
+/* ========================================================================================
+ * Reductions (accumulated in double)
+ * ====================================================================================== */
+
+/* View a as (outer, n, inner) around `axis`. */
+static void split_at_axis(const Tensor *a, int axis, size_t *outer, size_t *n, size_t *inner)
+{
+    *outer = *inner = 1;
+    for (int i = 0; i < axis; i++) *outer *= a->shape[i];
+    *n = a->shape[axis];
+    for (int i = axis + 1; i < a->ndim; i++) *inner *= a->shape[i];
+}
+
+static int check_axis(const char *name, const Tensor *a, int axis)
+{
+    if (axis < 0) axis += a->ndim;
+    if (axis < 0 || axis >= a->ndim) shape_error(name, a, NULL, "axis out of range for");
+    return axis;
+}
+
+/* y[o, j] = s * sum_k a[o, k, j], s = 1 (sum) or 1/n (mean) */
+static Tensor *reduce_axis(Tape *t, OpKind op, Tensor *a, int axis)
+{
+    axis = check_axis(op_names[op], a, axis);
+    size_t outer, n, inner, shape[RR_MAXDIM];
+    split_at_axis(a, axis, &outer, &n, &inner);
+    int nd = 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (i != axis) shape[nd++] = a->shape[i];
+    if (nd == 0) shape[nd++] = 1;
+    Tensor *out = result(t, nd, shape, a, NULL);
+    double s = op == OP_MEAN_AXIS ? 1.0 / (double)n : 1.0;
+    for (size_t o = 0; o < outer; o++)
+        for (size_t j = 0; j < inner; j++) {
+            double acc = 0;
+            for (size_t k = 0; k < n; k++) acc += a->data[(o * n + k) * inner + j];
+            out->data[o * inner + j] = (real)(s * acc);
+        }
+    if (out->grad) push(t, op, out, a, NULL)->iarg[0] = (size_t)axis;
+    return out;
+}
+
+/* da[o, k, j] += s * g[o, j] */
+static void reduce_axis_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    size_t outer, n, inner;
+    split_at_axis(a, (int)e->iarg[0], &outer, &n, &inner);
+    real s = e->op == OP_MEAN_AXIS ? (real)(1.0 / (double)n) : 1;
+    for (size_t o = 0; o < outer; o++)
+        for (size_t k = 0; k < n; k++)
+            for (size_t j = 0; j < inner; j++) a->grad[(o * n + k) * inner + j] += s * e->out->grad[o * inner + j];
+}
+
+Tensor *op_sum_axis(Tape *t, Tensor *a, int axis) { return reduce_axis(t, OP_SUM_AXIS, a, axis); }
+Tensor *op_mean_axis(Tape *t, Tensor *a, int axis) { return reduce_axis(t, OP_MEAN_AXIS, a, axis); }
+
+/* y = s * sum_i a[i]; da += s * g */
+static Tensor *reduce_all(Tape *t, OpKind op, Tensor *a)
+{
+    Tensor *out = result(t, 1, (size_t[]){1}, a, NULL);
+    double acc = 0;
+    for (size_t i = 0; i < a->size; i++) acc += a->data[i];
+    out->data[0] = (real)(op == OP_MEAN_ALL ? acc / (double)a->size : acc);
+    if (out->grad) push(t, op, out, a, NULL);
+    return out;
+}
+static void reduce_all_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    real g = e->out->grad[0] * (e->op == OP_MEAN_ALL ? (real)(1.0 / (double)a->size) : 1);
+    for (size_t i = 0; i < a->size; i++) a->grad[i] += g;
+}
+Tensor *op_sum_all(Tape *t, Tensor *a) { return reduce_all(t, OP_SUM_ALL, a); }
+Tensor *op_mean_all(Tape *t, Tensor *a) { return reduce_all(t, OP_MEAN_ALL, a); }
+
+/* ========================================================================================
+ * Shape ops: concat, slice, permute, gather, copy
+ * ====================================================================================== */
+
+/* out = [parts[0] | parts[1] | ...] along axis; the backward hands each part its block. */
+Tensor *op_concat(Tape *t, Tensor **parts, size_t n, int axis)
+{
+    if (n == 0) rr_fatal("concat: no tensors");
+    axis = check_axis("concat", parts[0], axis);
+    size_t shape[RR_MAXDIM], total = 0;
+    int grad = 0;
+    for (size_t p = 0; p < n; p++) {
+        if (parts[p]->ndim != parts[0]->ndim) shape_error("concat", parts[0], parts[p], "ranks differ");
+        for (int i = 0; i < parts[0]->ndim; i++)
+            if (i != axis && parts[p]->shape[i] != parts[0]->shape[i])
+                shape_error("concat", parts[0], parts[p], "shapes differ off the concat axis");
+        total += parts[p]->shape[axis];
+        grad |= parts[p]->grad != NULL;
+    }
+    for (int i = 0; i < parts[0]->ndim; i++) shape[i] = parts[0]->shape[i];
+    shape[axis] = total;
+    Tensor *out = tensor_new(t, parts[0]->ndim, shape, t->record && grad);
+    size_t outer, nn, inner, at = 0;
+    split_at_axis(out, axis, &outer, &nn, &inner);
+    for (size_t p = 0; p < n; p++) {
+        size_t w = parts[p]->shape[axis] * inner;
+        for (size_t o = 0; o < outer; o++)
+            memcpy(out->data + o * total * inner + at, parts[p]->data + o * w, w * sizeof(real));
+        at += w;
+    }
+    if (out->grad) {
+        TapeEntry *e = push(t, OP_CONCAT, out, NULL, NULL);
+        Tensor **saved = saved_alloc(t, n * sizeof *saved);
+        memcpy(saved, parts, n * sizeof *saved);
+        e->saved = saved;
+        e->iarg[0] = (size_t)axis;
+        e->iarg[1] = n;
+    }
+    return out;
+}
+static void concat_backward(TapeEntry *e)
+{
+    Tensor **parts = e->saved, *out = e->out;
+    size_t outer, nn, inner, at = 0, total = out->shape[e->iarg[0]];
+    split_at_axis(out, (int)e->iarg[0], &outer, &nn, &inner);
+    for (size_t p = 0; p < e->iarg[1]; p++) {
+        size_t w = parts[p]->shape[e->iarg[0]] * inner;
+        if (parts[p]->grad)
+            for (size_t o = 0; o < outer; o++)
+                for (size_t i = 0; i < w; i++) parts[p]->grad[o * w + i] += out->grad[o * total * inner + at + i];
+        at += w;
+    }
+}
+
+/* out = a[.., start:start+len, ..] along axis; da[block] += g */
+Tensor *op_slice(Tape *t, Tensor *a, int axis, size_t start, size_t len)
+{
+    axis = check_axis("slice", a, axis);
+    if (start + len > a->shape[axis] || len == 0) shape_error("slice", a, NULL, "range outside axis of");
+    size_t shape[RR_MAXDIM], outer, n, inner;
+    for (int i = 0; i < a->ndim; i++) shape[i] = a->shape[i];
+    shape[axis] = len;
+    Tensor *out = result(t, a->ndim, shape, a, NULL);
+    split_at_axis(a, axis, &outer, &n, &inner);
+    for (size_t o = 0; o < outer; o++)
+        memcpy(out->data + o * len * inner, a->data + (o * n + start) * inner, len * inner * sizeof(real));
+    if (out->grad) {
+        TapeEntry *e = push(t, OP_SLICE, out, a, NULL);
+        e->iarg[0] = (size_t)axis;
+        e->iarg[1] = start;
+    }
+    return out;
+}
+static void slice_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    size_t outer, n, inner, len = e->out->shape[e->iarg[0]];
+    split_at_axis(a, (int)e->iarg[0], &outer, &n, &inner);
+    for (size_t o = 0; o < outer; o++) {
+        real *dst = a->grad + (o * n + e->iarg[1]) * inner;
+        const real *g = e->out->grad + o * len * inner;
+        for (size_t i = 0; i < len * inner; i++) dst[i] += g[i];
+    }
+}
+
+/* For each index of `out`, the offset of the same element in `a` (out.shape[i] = a.shape[perm[i]]). */
+static size_t permuted_offset(const Tensor *out, const size_t *a_stride, const int *perm, size_t i)
+{
+    size_t off = 0;
+    for (int d = out->ndim - 1; d >= 0; d--) {
+        off += (i % out->shape[d]) * a_stride[perm[d]];
+        i /= out->shape[d];
+    }
+    return off;
+}
+
+static void strides_of(const Tensor *a, size_t *stride)
+{
+    size_t s = 1;
+    for (int d = a->ndim - 1; d >= 0; d--) {
+        stride[d] = s;
+        s *= a->shape[d];
+    }
+}
+
+Tensor *op_permute(Tape *t, Tensor *a, const int *perm)
+{
+    size_t shape[RR_MAXDIM], stride[RR_MAXDIM];
+    int seen = 0;
+    for (int i = 0; i < a->ndim; i++) {
+        if (perm[i] < 0 || perm[i] >= a->ndim || (seen >> perm[i]) & 1) shape_error("permute", a, NULL, "not a permutation of the dims of");
+        seen |= 1 << perm[i];
+        shape[i] = a->shape[perm[i]];
+    }
+    Tensor *out = result(t, a->ndim, shape, a, NULL);
+    strides_of(a, stride);
+    for (size_t i = 0; i < out->size; i++) out->data[i] = a->data[permuted_offset(out, stride, perm, i)];
+    if (out->grad) {
+        TapeEntry *e = push(t, OP_PERMUTE, out, a, NULL);
+        for (int i = 0; i < a->ndim; i++) e->iarg[i] = (size_t)perm[i];
+    }
+    return out;
+}
+static void permute_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    int perm[RR_MAXDIM];
+    size_t stride[RR_MAXDIM];
+    for (int i = 0; i < a->ndim; i++) perm[i] = (int)e->iarg[i];
+    strides_of(a, stride);
+    for (size_t i = 0; i < e->out->size; i++) a->grad[permuted_offset(e->out, stride, perm, i)] += e->out->grad[i];
+}
+
+/* out[r] = a[idx[r]] over the first dim; da[idx[r]] += g[r] */
+Tensor *op_gather_rows(Tape *t, Tensor *a, const size_t *idx, size_t n)
+{
+    size_t shape[RR_MAXDIM], w = a->size / a->shape[0];
+    for (int i = 0; i < a->ndim; i++) shape[i] = a->shape[i];
+    shape[0] = n;
+    Tensor *out = result(t, a->ndim, shape, a, NULL);
+    for (size_t r = 0; r < n; r++) {
+        if (idx[r] >= a->shape[0]) shape_error("gather_rows", a, NULL, "index past the first dim of");
+        memcpy(out->data + r * w, a->data + idx[r] * w, w * sizeof(real));
+    }
+    if (out->grad) {
+        TapeEntry *e = push(t, OP_GATHER_ROWS, out, a, NULL);
+        size_t *saved = saved_alloc(t, n * sizeof *saved);
+        memcpy(saved, idx, n * sizeof *saved);
+        e->saved = saved;
+    }
+    return out;
+}
+static void gather_rows_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    const size_t *idx = e->saved;
+    size_t w = a->size / a->shape[0];
+    for (size_t r = 0; r < e->out->shape[0]; r++)
+        for (size_t i = 0; i < w; i++) a->grad[idx[r] * w + i] += e->out->grad[r * w + i];
+}
+
+/* out = a; da += g */
+Tensor *op_copy(Tape *t, Tensor *a)
+{
+    Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    memcpy(out->data, a->data, a->size * sizeof(real));
+    if (out->grad) push(t, OP_COPY, out, a, NULL);
+    return out;
+}
+static void copy_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (a->grad) for (size_t i = 0; i < a->size; i++) a->grad[i] += e->out->grad[i];
+}
+
+/* ========================================================================================
+ * Normalisations and softmax, all over the last dim (rows of width D)
+ * ====================================================================================== */
+
+/* y = a / max(|a|, 1e-12), as torch.nn.functional.normalize. Saved: the norm of each row. */
+Tensor *op_l2_normalize(Tape *t, Tensor *a)
+{
+    size_t D = a->shape[a->ndim - 1], R = rows_of(a);
+    Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    real *norms = saved_alloc(t, R * sizeof *norms);
+    for (size_t r = 0; r < R; r++) {
+        double ss = 0;
+        for (size_t j = 0; j < D; j++) ss += (double)a->data[r * D + j] * a->data[r * D + j];
+        double nrm = sqrt(ss) > 1e-12 ? sqrt(ss) : 1e-12;
+        norms[r] = (real)nrm;
+        for (size_t j = 0; j < D; j++) out->data[r * D + j] = (real)(a->data[r * D + j] / nrm);
+    }
+    if (out->grad) push(t, OP_L2_NORMALIZE, out, a, NULL)->saved = norms;
+    return out;
+}
+/* With n = |a| > eps: da += (g - y (y . g)) / n; where clamped at eps: da += g / eps. */
+static void l2_normalize_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    size_t D = a->shape[a->ndim - 1], R = rows_of(a);
+    const real *norms = e->saved, *y = e->out->data, *g = e->out->grad;
+    for (size_t r = 0; r < R; r++) {
+        double dot = 0, ss = 0;
+        for (size_t j = 0; j < D; j++) {
+            dot += (double)y[r * D + j] * g[r * D + j];
+            ss += (double)a->data[r * D + j] * a->data[r * D + j];
+        }
+        int clamped = !(sqrt(ss) > 1e-12);
+        for (size_t j = 0; j < D; j++)
+            a->grad[r * D + j] += (real)((g[r * D + j] - (clamped ? 0 : y[r * D + j] * dot)) / norms[r]);
+    }
+}
+
+/* y = (a - mu) * rstd * gamma + beta, rstd = 1 / sqrt(var + eps), var biased (as torch).
+ * Saved per row: mu and rstd. */
+Tensor *op_layer_norm(Tape *t, Tensor *a, Tensor *gamma, Tensor *beta, real eps)
+{
+    size_t D = a->shape[a->ndim - 1], R = rows_of(a);
+    if ((gamma && gamma->size != D) || (beta && beta->size != D)) shape_error("layer_norm", a, gamma ? gamma : beta, "affine size differs from the last dim");
+    Tensor *out = tensor_new(t, a->ndim, a->shape, t->record && (a->grad || (gamma && gamma->grad) || (beta && beta->grad)));
+    real *stats = saved_alloc(t, 2 * R * sizeof *stats);
+    for (size_t r = 0; r < R; r++) {
+        const real *x = a->data + r * D;
+        double mu = 0, var = 0;
+        for (size_t j = 0; j < D; j++) mu += x[j];
+        mu /= (double)D;
+        for (size_t j = 0; j < D; j++) var += (x[j] - mu) * (x[j] - mu);
+        var /= (double)D;
+        double rstd = 1.0 / sqrt(var + eps);
+        stats[2 * r] = (real)mu;
+        stats[2 * r + 1] = (real)rstd;
+        for (size_t j = 0; j < D; j++) {
+            double v = (x[j] - mu) * rstd;
+            out->data[r * D + j] = (real)(v * (gamma ? gamma->data[j] : 1) + (beta ? beta->data[j] : 0));
+        }
+    }
+    if (out->grad) {
+        TapeEntry *e = push(t, OP_LAYER_NORM, out, a, gamma);
+        e->in[2] = beta;
+        e->saved = stats;
+    }
+    return out;
+}
+/* xhat = (x - mu) rstd;  dgamma += sum_rows g xhat;  dbeta += sum_rows g;
+ * dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),  dxhat = g gamma */
+static void layer_norm_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0], *gamma = e->in[1], *beta = e->in[2];
+    size_t D = a->shape[a->ndim - 1], R = rows_of(a);
+    const real *stats = e->saved, *g = e->out->grad;
+    double *dgamma = calloc(2 * D, sizeof *dgamma), *dbeta = dgamma + D;
+    if (!dgamma) rr_fatal("out of memory in layer_norm backward");
+    for (size_t r = 0; r < R; r++) {
+        const real *x = a->data + r * D, *gr = g + r * D;
+        double mu = stats[2 * r], rstd = stats[2 * r + 1], m1 = 0, m2 = 0;
+        for (size_t j = 0; j < D; j++) {
+            double xhat = (x[j] - mu) * rstd, dxhat = gr[j] * (gamma ? gamma->data[j] : 1);
+            dgamma[j] += gr[j] * xhat;
+            dbeta[j] += gr[j];
+            m1 += dxhat;
+            m2 += dxhat * xhat;
+        }
+        m1 /= (double)D;
+        m2 /= (double)D;
+        if (a->grad)
+            for (size_t j = 0; j < D; j++) {
+                double xhat = (x[j] - mu) * rstd, dxhat = gr[j] * (gamma ? gamma->data[j] : 1);
+                a->grad[r * D + j] += (real)(rstd * (dxhat - m1 - xhat * m2));
+            }
+    }
+    for (size_t j = 0; j < D; j++) {
+        if (gamma && gamma->grad) gamma->grad[j] += (real)dgamma[j];
+        if (beta && beta->grad) beta->grad[j] += (real)dbeta[j];
+    }
+    free(dgamma);
+}
+
+/* Row-wise log-sum-exp with the maximum subtracted first. */
+static double row_logsumexp(const real *x, size_t D)
+{
+    real mx = x[0];
+    for (size_t j = 1; j < D; j++) mx = x[j] > mx ? x[j] : mx;
+    double s = 0;
+    for (size_t j = 0; j < D; j++) s += exp((double)x[j] - mx);
+    return mx + log(s);
+}
+
+/* y = exp(a - lse(a)) */
+Tensor *op_softmax(Tape *t, Tensor *a)
+{
+    size_t D = a->shape[a->ndim - 1], R = rows_of(a);
+    Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    for (size_t r = 0; r < R; r++) {
+        double lse = row_logsumexp(a->data + r * D, D);
+        for (size_t j = 0; j < D; j++) out->data[r * D + j] = (real)exp(a->data[r * D + j] - lse);
+    }
+    if (out->grad) push(t, OP_SOFTMAX, out, a, NULL);
+    return out;
+}
+/* da += y (g - sum_j g_j y_j) */
+static void softmax_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    size_t D = a->shape[a->ndim - 1], R = rows_of(a);
+    const real *y = e->out->data, *g = e->out->grad;
+    for (size_t r = 0; r < R; r++) {
+        double dot = 0;
+        for (size_t j = 0; j < D; j++) dot += (double)g[r * D + j] * y[r * D + j];
+        for (size_t j = 0; j < D; j++) a->grad[r * D + j] += (real)(y[r * D + j] * (g[r * D + j] - dot));
+    }
+}
+
+/* y = a - lse(a) */
+Tensor *op_log_softmax(Tape *t, Tensor *a)
+{
+    size_t D = a->shape[a->ndim - 1], R = rows_of(a);
+    Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    for (size_t r = 0; r < R; r++) {
+        double lse = row_logsumexp(a->data + r * D, D);
+        for (size_t j = 0; j < D; j++) out->data[r * D + j] = (real)(a->data[r * D + j] - lse);
+    }
+    if (out->grad) push(t, OP_LOG_SOFTMAX, out, a, NULL);
+    return out;
+}
+/* da += g - exp(y) sum_j g_j */
+static void log_softmax_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    size_t D = a->shape[a->ndim - 1], R = rows_of(a);
+    const real *y = e->out->data, *g = e->out->grad;
+    for (size_t r = 0; r < R; r++) {
+        double sum = 0;
+        for (size_t j = 0; j < D; j++) sum += g[r * D + j];
+        for (size_t j = 0; j < D; j++) a->grad[r * D + j] += (real)(g[r * D + j] - exp((double)y[r * D + j]) * sum);
+    }
+}
+
+/* Inverted dropout: y = a * mask / (1 - p), mask ~ Bernoulli(1 - p), drawn from t->rng. */
+Tensor *op_dropout(Tape *t, Tensor *a, real p)
+{
+    if (!t->training || p <= 0) return a;
+    if (!t->rng) rr_fatal("dropout: the tape is training but has no rng");
+    Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    real *mask = saved_alloc(t, a->size * sizeof *mask), keep = 1 / (1 - p);
+    for (size_t i = 0; i < a->size; i++) {
+        mask[i] = rng_uniform(t->rng) >= p ? keep : 0;
+        out->data[i] = a->data[i] * mask[i];
+    }
+    if (out->grad) push(t, OP_DROPOUT, out, a, NULL)->saved = mask;
+    return out;
+}
+/* da += g * mask / (1 - p) */
+static void dropout_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    const real *mask = e->saved;
+    if (a->grad) for (size_t i = 0; i < a->size; i++) a->grad[i] += e->out->grad[i] * mask[i];
+}
+
+/* ========================================================================================
+ * Fused LSTM cell (gate order i, f, g, o as PyTorch). Saved per row: the activated gates
+ * i, f, g, o and tanh(c'), 5H values.
+ * ====================================================================================== */
+
+void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_out)
+{
+    size_t H = c->shape[c->ndim - 1], B = rows_of(c);
+    if (gates->shape[gates->ndim - 1] != 4 * H || rows_of(gates) != B) shape_error("lstm_cell", gates, c, "want gates (B, 4H) and c (B, H)");
+    int grad = t->record && (gates->grad || c->grad);
+    Tensor *h = tensor_new(t, c->ndim, c->shape, grad), *cn = tensor_new(t, c->ndim, c->shape, grad);
+    real *act = saved_alloc(t, 5 * H * B * sizeof *act);
+    for (size_t b = 0; b < B; b++) {
+        const real *z = gates->data + b * 4 * H, *cp = c->data + b * H;
+        real *s = act + b * 5 * H, *hb = h->data + b * H, *cb = cn->data + b * H;
+        for (size_t j = 0; j < H; j++) {
+            real ig = sigmoid(z[j]), fg = sigmoid(z[H + j]), gg = TANH(z[2 * H + j]), og = sigmoid(z[3 * H + j]);
+            cb[j] = fg * cp[j] + ig * gg;            /* c' = sigmoid(f) c + sigmoid(i) tanh(g) */
+            real tc = TANH(cb[j]);
+            hb[j] = og * tc;                          /* h' = sigmoid(o) tanh(c') */
+            s[j] = ig; s[H + j] = fg; s[2 * H + j] = gg; s[3 * H + j] = og; s[4 * H + j] = tc;
+        }
+    }
+    if (grad) {
+        TapeEntry *e = push(t, OP_LSTM_CELL, h, gates, c);
+        e->out2 = cn;
+        e->saved = act;
+    }
+    *h_out = h;
+    *c_out = cn;
+}
+
+/* With dh, dc' the incoming gradients:  dc = dc' + dh o (1 - tanh(c')^2);
+ *   do = dh tanh(c');  di = dc g;  dg = dc i;  df = dc c;  dc_prev += dc f;
+ * then through the activations: sigmoid' = s (1 - s), tanh' = 1 - g^2. */
+static void lstm_cell_backward(TapeEntry *e)
+{
+    Tensor *gates = e->in[0], *c = e->in[1], *h = e->out, *cn = e->out2;
+    size_t H = c->shape[c->ndim - 1], B = rows_of(c);
+    for (size_t b = 0; b < B; b++) {
+        const real *s = (const real *)e->saved + b * 5 * H, *cp = c->data + b * H;
+        const real *dh = h->grad + b * H, *dcn = cn->grad + b * H;
+        for (size_t j = 0; j < H; j++) {
+            real ig = s[j], fg = s[H + j], gg = s[2 * H + j], og = s[3 * H + j], tc = s[4 * H + j];
+            real dc = dcn[j] + dh[j] * og * (1 - tc * tc);
+            if (gates->grad) {
+                real *dz = gates->grad + b * 4 * H;
+                dz[j] += dc * gg * ig * (1 - ig);
+                dz[H + j] += dc * cp[j] * fg * (1 - fg);
+                dz[2 * H + j] += dc * ig * (1 - gg * gg);
+                dz[3 * H + j] += dh[j] * tc * og * (1 - og);
+            }
+            if (c->grad) c->grad[b * H + j] += dc * fg;
+        }
+    }
+}
+
+/* ========================================================================================
+ * Losses: scalars, means over rows (all dims but the last) unless stated
+ * ====================================================================================== */
+
+/* l = mean_r -log softmax(z_r)[y_r]. Saved: softmax(z) and the labels. dz += g/R (p - onehot). */
+typedef struct CrossEntropySaved { real *p; int32_t *labels; } CrossEntropySaved;
+
+Tensor *op_cross_entropy(Tape *t, Tensor *logits, const int32_t *labels)
+{
+    size_t K = logits->shape[logits->ndim - 1], R = rows_of(logits);
+    Tensor *out = result(t, 1, (size_t[]){1}, logits, NULL);
+    CrossEntropySaved *sv = saved_alloc(t, sizeof *sv);
+    real *p = sv->p = saved_alloc(t, R * K * sizeof *p);
+    int32_t *y = sv->labels = saved_alloc(t, R * sizeof *y);
+    double total = 0;
+    for (size_t r = 0; r < R; r++) {
+        if (labels[r] < 0 || (size_t)labels[r] >= K) rr_fatal("cross_entropy: label %d outside 0..%zu", (int)labels[r], K - 1);
+        const real *z = logits->data + r * K;
+        double lse = row_logsumexp(z, K);
+        total += lse - z[labels[r]];
+        for (size_t k = 0; k < K; k++) p[r * K + k] = (real)exp(z[k] - lse);
+        y[r] = labels[r];
+    }
+    out->data[0] = (real)(total / (double)R);
+    if (out->grad) push(t, OP_CROSS_ENTROPY, out, logits, NULL)->saved = sv;
+    return out;
+}
+static void cross_entropy_backward(TapeEntry *e)
+{
+    Tensor *z = e->in[0];
+    if (!z->grad) return;
+    size_t K = z->shape[z->ndim - 1], R = rows_of(z);
+    const CrossEntropySaved *sv = e->saved;
+    const real *p = sv->p;
+    const int32_t *y = sv->labels;
+    real g = e->out->grad[0] / (real)R;
+    for (size_t r = 0; r < R; r++)
+        for (size_t k = 0; k < K; k++) z->grad[r * K + k] += g * (p[r * K + k] - ((int32_t)k == y[r]));
+}
+
+/* l = mean_i max(z,0) - z y + log(1 + exp(-|z|));  dz += g/N (sigmoid(z) - y);  dy += -g/N z */
+Tensor *op_bce_logits(Tape *t, Tensor *logits, Tensor *targets)
+{
+    if (logits->size != targets->size) shape_error("bce_logits", logits, targets, "sizes differ");
+    Tensor *out = result(t, 1, (size_t[]){1}, logits, targets);
+    double total = 0;
+    for (size_t i = 0; i < logits->size; i++) {
+        double z = logits->data[i], y = targets->data[i];
+        total += (z > 0 ? z : 0) - z * y + log1p(exp(-fabs(z)));
+    }
+    out->data[0] = (real)(total / (double)logits->size);
+    if (out->grad) push(t, OP_BCE_LOGITS, out, logits, targets);
+    return out;
+}
+static void bce_logits_backward(TapeEntry *e)
+{
+    Tensor *z = e->in[0], *y = e->in[1];
+    real g = e->out->grad[0] / (real)z->size;
+    for (size_t i = 0; i < z->size; i++) {
+        if (z->grad) z->grad[i] += g * (sigmoid(z->data[i]) - y->data[i]);
+        if (y->grad) y->grad[i] -= g * z->data[i];
+    }
+}
+
+/* l = mean_i (a - b)^2;  da += 2g/N (a - b);  db -= 2g/N (a - b) */
+Tensor *op_mse(Tape *t, Tensor *a, Tensor *b)
+{
+    if (a->size != b->size) shape_error("mse", a, b, "sizes differ");
+    Tensor *out = result(t, 1, (size_t[]){1}, a, b);
+    double total = 0;
+    for (size_t i = 0; i < a->size; i++) total += ((double)a->data[i] - b->data[i]) * ((double)a->data[i] - b->data[i]);
+    out->data[0] = (real)(total / (double)a->size);
+    if (out->grad) push(t, OP_MSE, out, a, b);
+    return out;
+}
+static void mse_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0], *b = e->in[1];
+    real g = 2 * e->out->grad[0] / (real)a->size;
+    for (size_t i = 0; i < a->size; i++) {
+        real d = a->data[i] - b->data[i];
+        if (a->grad) a->grad[i] += g * d;
+        if (b->grad) b->grad[i] -= g * d;
+    }
+}
+
+/* l = mean_r 0.5 sum_k |p - q|;  dp += g/R 0.5 sign(p - q);  dq -= the same */
+Tensor *op_total_variation(Tape *t, Tensor *p, Tensor *q)
+{
+    if (p->size != q->size || p->shape[p->ndim - 1] != q->shape[q->ndim - 1]) shape_error("total_variation", p, q, "shapes differ");
+    Tensor *out = result(t, 1, (size_t[]){1}, p, q);
+    double total = 0;
+    for (size_t i = 0; i < p->size; i++) total += fabs((double)p->data[i] - q->data[i]);
+    out->data[0] = (real)(0.5 * total / (double)rows_of(p));
+    if (out->grad) push(t, OP_TOTAL_VARIATION, out, p, q);
+    return out;
+}
+static void total_variation_backward(TapeEntry *e)
+{
+    Tensor *p = e->in[0], *q = e->in[1];
+    real g = e->out->grad[0] * (real)0.5 / (real)rows_of(p);
+    for (size_t i = 0; i < p->size; i++) {
+        real d = p->data[i] - q->data[i], s = d > 0 ? g : d < 0 ? -g : 0;
+        if (p->grad) p->grad[i] += s;
+        if (q->grad) q->grad[i] -= s;
+    }
+}
+
+/* l = mean_r sum_k p (log p - log q), p = exp(log_p);
+ * d log_p += g/R p (log p - log q + 1);  d log_q -= g/R p */
+Tensor *op_kl_div(Tape *t, Tensor *log_p, Tensor *log_q)
+{
+    if (log_p->size != log_q->size || log_p->shape[log_p->ndim - 1] != log_q->shape[log_q->ndim - 1]) shape_error("kl_div", log_p, log_q, "shapes differ");
+    Tensor *out = result(t, 1, (size_t[]){1}, log_p, log_q);
+    double total = 0;
+    for (size_t i = 0; i < log_p->size; i++) total += exp((double)log_p->data[i]) * ((double)log_p->data[i] - log_q->data[i]);
+    out->data[0] = (real)(total / (double)rows_of(log_p));
+    if (out->grad) push(t, OP_KL_DIV, out, log_p, log_q);
+    return out;
+}
+static void kl_div_backward(TapeEntry *e)
+{
+    Tensor *lp = e->in[0], *lq = e->in[1];
+    real g = e->out->grad[0] / (real)rows_of(lp);
+    for (size_t i = 0; i < lp->size; i++) {
+        real p = EXP(lp->data[i]);
+        if (lp->grad) lp->grad[i] += g * p * (lp->data[i] - lq->data[i] + 1);
+        if (lq->grad) lq->grad[i] -= g * p;
+    }
+}
+
+/* ========================================================================================
+ * The op table
+ * ====================================================================================== */
+
+const char *const op_names[OP_COUNT] = {
+    [OP_ADD] = "add", [OP_SUB] = "sub", [OP_MUL] = "mul", [OP_SCALE] = "scale", [OP_ADD_SCALAR] = "add_scalar",
+    [OP_MATMUL] = "matmul", [OP_LINEAR] = "linear", [OP_LINEAR_BATCHED] = "linear_batched",
+    [OP_SIGMOID] = "sigmoid", [OP_TANH] = "tanh", [OP_RELU] = "relu", [OP_EXP] = "exp", [OP_LOG] = "log",
+    [OP_ABS] = "abs", [OP_SUM_AXIS] = "sum_axis", [OP_MEAN_AXIS] = "mean_axis", [OP_SUM_ALL] = "sum_all",
+    [OP_MEAN_ALL] = "mean_all", [OP_CONCAT] = "concat", [OP_SLICE] = "slice", [OP_PERMUTE] = "permute",
+    [OP_GATHER_ROWS] = "gather_rows", [OP_COPY] = "copy", [OP_L2_NORMALIZE] = "l2_normalize",
+    [OP_LAYER_NORM] = "layer_norm", [OP_SOFTMAX] = "softmax", [OP_LOG_SOFTMAX] = "log_softmax",
+    [OP_DROPOUT] = "dropout", [OP_LSTM_CELL] = "lstm_cell", [OP_CROSS_ENTROPY] = "cross_entropy",
+    [OP_BCE_LOGITS] = "bce_logits", [OP_MSE] = "mse", [OP_TOTAL_VARIATION] = "total_variation",
+    [OP_KL_DIV] = "kl_div",
+};
+
+static const BackwardFn backward_of[OP_COUNT] = {
+    [OP_ADD] = binary_backward, [OP_SUB] = binary_backward, [OP_MUL] = binary_backward,
+    [OP_SCALE] = scale_backward, [OP_ADD_SCALAR] = add_scalar_backward,
+    [OP_MATMUL] = matmul_backward, [OP_LINEAR] = linear_backward, [OP_LINEAR_BATCHED] = linear_batched_backward,
+    [OP_SIGMOID] = unary_backward, [OP_TANH] = unary_backward, [OP_RELU] = unary_backward,
+    [OP_EXP] = unary_backward, [OP_LOG] = unary_backward, [OP_ABS] = unary_backward,
+    [OP_SUM_AXIS] = reduce_axis_backward, [OP_MEAN_AXIS] = reduce_axis_backward,
+    [OP_SUM_ALL] = reduce_all_backward, [OP_MEAN_ALL] = reduce_all_backward,
+    [OP_CONCAT] = concat_backward, [OP_SLICE] = slice_backward, [OP_PERMUTE] = permute_backward,
+    [OP_GATHER_ROWS] = gather_rows_backward, [OP_COPY] = copy_backward,
+    [OP_L2_NORMALIZE] = l2_normalize_backward, [OP_LAYER_NORM] = layer_norm_backward,
+    [OP_SOFTMAX] = softmax_backward, [OP_LOG_SOFTMAX] = log_softmax_backward, [OP_DROPOUT] = dropout_backward,
+    [OP_LSTM_CELL] = lstm_cell_backward, [OP_CROSS_ENTROPY] = cross_entropy_backward,
+    [OP_BCE_LOGITS] = bce_logits_backward, [OP_MSE] = mse_backward,
+    [OP_TOTAL_VARIATION] = total_variation_backward, [OP_KL_DIV] = kl_div_backward,
+};
+
+/* ========================================================================================
+ * Parameters: one flat buffer each for values, gradients and AdamW moments
+ * ====================================================================================== */
+
+void paramset_init(ParamSet *ps, const char *name)
+{
+    memset(ps, 0, sizeof *ps);
+    snprintf(ps->name, sizeof ps->name, "%s", name);
+}
+
+Tensor *paramset_add(ParamSet *ps, const char *name, int ndim, const size_t *shape)
+{
+    if (ps->data) rr_fatal("paramset %s: parameter %s declared after finalize", ps->name, name);
+    if (ps->count == ps->capacity) {
+        ps->capacity = ps->capacity ? 2 * ps->capacity : 16;
+        Tensor **v = realloc(ps->views, ps->capacity * sizeof *v);
+        char (*nm)[64] = realloc(ps->names, ps->capacity * sizeof *nm);
+        size_t *off = realloc(ps->offsets, ps->capacity * sizeof *off);
+        if (!v || !nm || !off) rr_fatal("out of memory declaring parameters of %s", ps->name);
+        ps->views = v;
+        ps->names = nm;
+        ps->offsets = off;
+    }
+    Tensor *a = rr_malloc(sizeof *a, "parameter view");
+    *a = tensor_wrap(NULL, NULL, ndim, shape);
+    snprintf(ps->names[ps->count], 64, "%s", name);
+    ps->offsets[ps->count] = ps->n;
+    ps->views[ps->count++] = a;
+    ps->n += a->size;
+    return a;
+}
+
+void paramset_finalize(ParamSet *ps)
+{
+    ps->data = rr_calloc(ps->n, sizeof(real), "parameters");
+    ps->grad = rr_calloc(ps->n, sizeof(real), "gradients");
+    ps->m = rr_calloc(ps->n, sizeof(real), "AdamW first moments");
+    ps->v = rr_calloc(ps->n, sizeof(real), "AdamW second moments");
+    for (size_t i = 0; i < ps->count; i++) {
+        ps->views[i]->data = ps->data + ps->offsets[i];
+        ps->views[i]->grad = ps->grad + ps->offsets[i];
+    }
+}
+
+void paramset_free(ParamSet *ps)
+{
+    for (size_t i = 0; i < ps->count; i++) free(ps->views[i]);
+    free(ps->views);
+    free(ps->names);
+    free(ps->offsets);
+    free(ps->data);
+    free(ps->grad);
+    free(ps->m);
+    free(ps->v);
+    memset(ps, 0, sizeof *ps);
+}
+
+void paramset_zero_grad(ParamSet *ps) { memset(ps->grad, 0, ps->n * sizeof(real)); }
+
+size_t paramset_offset(const ParamSet *ps, size_t i) { return ps->offsets[i]; }
+
+double paramset_grad_norm(const ParamSet *ps)
+{
+    double ss = 0;
+    for (size_t i = 0; i < ps->n; i++) ss += (double)ps->grad[i] * ps->grad[i];
+    return sqrt(ss);
+}
+
+double paramset_clip_grad_norm(ParamSet *ps, double max_norm)
+{
+    double norm = paramset_grad_norm(ps), coef = max_norm / (norm + 1e-6);
+    if (coef < 1)
+        for (size_t i = 0; i < ps->n; i++) ps->grad[i] = (real)(ps->grad[i] * coef);
+    return norm;
+}
+
+void init_uniform(Tensor *a, Rng *rng, double bound)
+{
+    for (size_t i = 0; i < a->size; i++) a->data[i] = (real)((2 * rng_uniform(rng) - 1) * bound);
+}
+
+void init_normal(Tensor *a, Rng *rng, double std)
+{
+    for (size_t i = 0; i < a->size; i++) a->data[i] = (real)(std * rng_normal(rng));
+}
+
+void init_constant(Tensor *a, real value)
+{
+    for (size_t i = 0; i < a->size; i++) a->data[i] = value;
+}
+
+AdamW adamw_default(void)
+{
+    AdamW o = {1e-3, 0.9, 0.999, 1e-8, 0.01};
+    return o;
+}
+
+void adamw_step(ParamSet *ps, const AdamW *opt)
+{
+    ps->step++;
+    double bc1 = 1 - pow(opt->beta1, (double)ps->step), bc2 = 1 - pow(opt->beta2, (double)ps->step);
+    double step_size = opt->lr / bc1, bc2_sqrt = sqrt(bc2), decay = 1 - opt->lr * opt->weight_decay;
+    for (size_t i = 0; i < ps->n; i++) {
+        double g = ps->grad[i];
+        double m = opt->beta1 * ps->m[i] + (1 - opt->beta1) * g;
+        double v = opt->beta2 * ps->v[i] + (1 - opt->beta2) * g * g;
+        double theta = ps->data[i] * decay; /* decoupled weight decay first, as torch */
+        ps->m[i] = (real)m;
+        ps->v[i] = (real)v;
+        ps->data[i] = (real)(theta - step_size * m / (sqrt(v) / bc2_sqrt + opt->eps));
+    }
+}
+
+double schedule_piecewise(const double *steps, const double *values, size_t n, double step)
+{
+    if (step <= steps[0]) return values[0];
+    for (size_t i = 1; i < n; i++)
+        if (step <= steps[i])
+            return values[i - 1] + (values[i] - values[i - 1]) * (step - steps[i - 1]) / (steps[i] - steps[i - 1]);
+    return values[n - 1];
+}

@@ -1,0 +1,211 @@
+/* test_ops.c — a finite-difference check of every op's gradient with respect to every
+ * input, and forward values checked against direct formulas for the trickier ops. */
+#include "gradcheck.h"
+
+/* A case computes an op's output from up to three leaves; the loss is sum(out * r) with a
+ * fixed random r, so every output element carries a distinct weight. */
+typedef Tensor *(*CaseFn)(Tape *t, Tensor **in);
+
+typedef struct Case {
+    const char *name;
+    CaseFn fn;
+    int nin;
+    int ndim[3];
+    size_t shape[3][RR_MAXDIM];
+    double lo, hi; /* input range */
+} Case;
+
+static const int32_t labels[] = {0, 3, 2, 1, 3, 0};
+
+static Tensor *c_add(Tape *t, Tensor **x) { return op_add(t, x[0], x[1]); }
+static Tensor *c_sub(Tape *t, Tensor **x) { return op_sub(t, x[0], x[1]); }
+static Tensor *c_mul(Tape *t, Tensor **x) { return op_mul(t, x[0], x[1]); }
+static Tensor *c_scale(Tape *t, Tensor **x) { return op_scale(t, x[0], (real)-1.7); }
+static Tensor *c_add_scalar(Tape *t, Tensor **x) { return op_add_scalar(t, x[0], (real)0.3); }
+static Tensor *c_mm_nn(Tape *t, Tensor **x) { return op_matmul(t, x[0], x[1], 0, 0); }
+static Tensor *c_mm_tn(Tape *t, Tensor **x) { return op_matmul(t, x[0], x[1], 1, 0); }
+static Tensor *c_mm_nt(Tape *t, Tensor **x) { return op_matmul(t, x[0], x[1], 0, 1); }
+static Tensor *c_mm_tt(Tape *t, Tensor **x) { return op_matmul(t, x[0], x[1], 1, 1); }
+static Tensor *c_linear(Tape *t, Tensor **x) { return op_linear(t, x[0], x[1], x[2]); }
+static Tensor *c_linear_nobias(Tape *t, Tensor **x) { return op_linear(t, x[0], x[1], NULL); }
+static Tensor *c_linear_batched(Tape *t, Tensor **x) { return op_linear_batched(t, x[0], x[1], x[2]); }
+static Tensor *c_sigmoid(Tape *t, Tensor **x) { return op_sigmoid(t, x[0]); }
+static Tensor *c_tanh(Tape *t, Tensor **x) { return op_tanh(t, x[0]); }
+static Tensor *c_relu(Tape *t, Tensor **x) { return op_relu(t, x[0]); }
+static Tensor *c_exp(Tape *t, Tensor **x) { return op_exp(t, x[0]); }
+static Tensor *c_log(Tape *t, Tensor **x) { return op_log(t, x[0]); }
+static Tensor *c_abs(Tape *t, Tensor **x) { return op_abs(t, x[0]); }
+static Tensor *c_sum0(Tape *t, Tensor **x) { return op_sum_axis(t, x[0], 0); }
+static Tensor *c_sum1(Tape *t, Tensor **x) { return op_sum_axis(t, x[0], 1); }
+static Tensor *c_mean2(Tape *t, Tensor **x) { return op_mean_axis(t, x[0], -1); }
+static Tensor *c_sum_all(Tape *t, Tensor **x) { return op_sum_all(t, x[0]); }
+static Tensor *c_mean_all(Tape *t, Tensor **x) { return op_mean_all(t, x[0]); }
+static Tensor *c_concat(Tape *t, Tensor **x) { return op_concat(t, x, 3, 1); }
+static Tensor *c_slice(Tape *t, Tensor **x) { return op_slice(t, x[0], 1, 1, 2); }
+static Tensor *c_permute3(Tape *t, Tensor **x) { return op_permute(t, x[0], (int[]){2, 0, 1}); }
+static Tensor *c_permute4(Tape *t, Tensor **x) { return op_permute(t, x[0], (int[]){0, 2, 1, 3}); }
+static Tensor *c_gather(Tape *t, Tensor **x) { return op_gather_rows(t, x[0], (size_t[]){2, 0, 2, 3}, 4); }
+static Tensor *c_copy(Tape *t, Tensor **x) { return op_copy(t, x[0]); }
+static Tensor *c_view(Tape *t, Tensor **x) { return op_tanh(t, tensor_view(t, x[0], 2, (size_t[]){4, 6})); }
+static Tensor *c_l2(Tape *t, Tensor **x) { return op_l2_normalize(t, x[0]); }
+static Tensor *c_layer_norm(Tape *t, Tensor **x) { return op_layer_norm(t, x[0], x[1], x[2], (real)1e-5); }
+static Tensor *c_softmax(Tape *t, Tensor **x) { return op_softmax(t, x[0]); }
+static Tensor *c_log_softmax(Tape *t, Tensor **x) { return op_log_softmax(t, x[0]); }
+static Tensor *c_dropout(Tape *t, Tensor **x)
+{
+    static Rng rng;
+    rng_seed(&rng, 7); /* the same mask on every evaluation */
+    t->training = 1;
+    t->rng = &rng;
+    Tensor *y = op_dropout(t, x[0], (real)0.4);
+    t->training = 0;
+    return y;
+}
+static Tensor *c_lstm(Tape *t, Tensor **x)
+{
+    Tensor *h, *c;
+    op_lstm_cell(t, x[0], x[1], &h, &c);
+    return op_concat(t, (Tensor *[]){h, c}, 2, 1);
+}
+static Tensor *c_ce(Tape *t, Tensor **x) { return op_cross_entropy(t, x[0], labels); }
+static Tensor *c_bce(Tape *t, Tensor **x) { return op_bce_logits(t, x[0], x[1]); }
+static Tensor *c_mse(Tape *t, Tensor **x) { return op_mse(t, x[0], x[1]); }
+static Tensor *c_tv(Tape *t, Tensor **x) { return op_total_variation(t, x[0], x[1]); }
+static Tensor *c_kl(Tape *t, Tensor **x) { return op_kl_div(t, op_log_softmax(t, x[0]), op_log_softmax(t, x[1])); }
+
+#define S1(a) 1, {a}
+#define S(...) {__VA_ARGS__}
+static const Case cases[] = {
+    {"add", c_add, 2, {3, 3}, {S(2, 3, 4), S(2, 3, 4)}, -1, 1},
+    {"add suffix", c_add, 2, {3, 1}, {S(2, 3, 4), S(4)}, -1, 1},
+    {"add middle", c_add, 2, {3, 3}, {S(2, 3, 4), S(2, 1, 4)}, -1, 1},
+    {"sub last", c_sub, 2, {3, 3}, {S(2, 3, 4), S(2, 3, 1)}, -1, 1},
+    {"mul", c_mul, 2, {3, 3}, {S(2, 3, 4), S(2, 3, 4)}, -1, 1},
+    {"mul middle", c_mul, 2, {3, 2}, {S(2, 3, 4), S(1, 4)}, -1, 1},
+    {"scale", c_scale, 1, {2}, {S(3, 5)}, -1, 1},
+    {"add_scalar", c_add_scalar, 1, {2}, {S(3, 5)}, -1, 1},
+    {"matmul nn", c_mm_nn, 2, {2, 2}, {S(3, 4), S(4, 5)}, -1, 1},
+    {"matmul tn", c_mm_tn, 2, {2, 2}, {S(4, 3), S(4, 5)}, -1, 1},
+    {"matmul nt", c_mm_nt, 2, {2, 2}, {S(3, 4), S(5, 4)}, -1, 1},
+    {"matmul tt", c_mm_tt, 2, {2, 2}, {S(4, 3), S(5, 4)}, -1, 1},
+    {"matmul batched", c_mm_nn, 2, {3, 3}, {S(2, 3, 4), S(2, 4, 5)}, -1, 1},
+    {"matmul batched nt", c_mm_nt, 2, {3, 3}, {S(2, 3, 4), S(2, 5, 4)}, -1, 1},
+    {"matmul shared", c_mm_nn, 2, {3, 2}, {S(2, 3, 4), S(4, 5)}, -1, 1},
+    {"matmul shared tt", c_mm_tt, 2, {3, 2}, {S(2, 4, 3), S(5, 4)}, -1, 1},
+    {"linear", c_linear, 3, {3, 2, 1}, {S(2, 3, 4), S(5, 4), S(5)}, -1, 1},
+    {"linear no bias", c_linear_nobias, 2, {2, 2}, {S(3, 4), S(5, 4)}, -1, 1},
+    {"linear_batched", c_linear_batched, 3, {3, 3, 2}, {S(3, 2, 4), S(3, 5, 4), S(3, 5)}, -1, 1},
+    {"sigmoid", c_sigmoid, 1, {2}, {S(3, 4)}, -3, 3},
+    {"tanh", c_tanh, 1, {2}, {S(3, 4)}, -2, 2},
+    {"relu", c_relu, 1, {2}, {S(3, 4)}, -1, 1},
+    {"exp", c_exp, 1, {2}, {S(3, 4)}, -2, 2},
+    {"log", c_log, 1, {2}, {S(3, 4)}, 0.2, 3},
+    {"abs", c_abs, 1, {2}, {S(3, 4)}, -1, 1},
+    {"sum_axis 0", c_sum0, 1, {3}, {S(2, 3, 4)}, -1, 1},
+    {"sum_axis 1", c_sum1, 1, {3}, {S(2, 3, 4)}, -1, 1},
+    {"mean_axis -1", c_mean2, 1, {3}, {S(2, 3, 4)}, -1, 1},
+    {"sum_all", c_sum_all, 1, {3}, {S(2, 3, 4)}, -1, 1},
+    {"mean_all", c_mean_all, 1, {3}, {S(2, 3, 4)}, -1, 1},
+    {"concat", c_concat, 3, {3, 3, 3}, {S(2, 1, 3), S(2, 2, 3), S(2, 4, 3)}, -1, 1},
+    {"slice", c_slice, 1, {3}, {S(2, 4, 3)}, -1, 1},
+    {"permute 3-d", c_permute3, 1, {3}, {S(2, 3, 4)}, -1, 1},
+    {"permute 4-d", c_permute4, 1, {4}, {S(2, 3, 4, 5)}, -1, 1},
+    {"gather_rows", c_gather, 1, {2}, {S(4, 3)}, -1, 1},
+    {"copy", c_copy, 1, {2}, {S(4, 3)}, -1, 1},
+    {"view", c_view, 1, {3}, {S(2, 3, 4)}, -1, 1},
+    {"l2_normalize", c_l2, 1, {2}, {S(3, 5)}, -1, 1},
+    {"layer_norm", c_layer_norm, 3, {2, 1, 1}, {S(3, 6), S(6), S(6)}, -1, 1},
+    {"softmax", c_softmax, 1, {2}, {S(3, 5)}, -2, 2},
+    {"log_softmax", c_log_softmax, 1, {2}, {S(3, 5)}, -2, 2},
+    {"dropout", c_dropout, 1, {2}, {S(4, 5)}, -1, 1},
+    {"lstm_cell", c_lstm, 2, {2, 2}, {S(3, 12), S(3, 3)}, -2, 2},
+    {"cross_entropy", c_ce, 1, {3}, {S(2, 3, 4)}, -2, 2},
+    {"bce_logits", c_bce, 2, {2, 2}, {S(3, 4), S(3, 4)}, -2, 2},
+    {"mse", c_mse, 2, {2, 2}, {S(3, 4), S(3, 4)}, -1, 1},
+    {"total_variation", c_tv, 2, {2, 2}, {S(3, 4), S(3, 4)}, 0, 1},
+    {"kl_div", c_kl, 2, {2, 2}, {S(3, 4), S(3, 4)}, -2, 2},
+};
+
+typedef struct Ctx {
+    const Case *c;
+    Tensor *in[3];
+    real *r; /* projection weights */
+    size_t rn;
+} Ctx;
+
+static Tensor *build(Tape *t, void *p)
+{
+    Ctx *ctx = p;
+    Tensor *out = ctx->c->fn(t, ctx->in);
+    if (ctx->rn != out->size) {
+        Rng rng;
+        rng_seed(&rng, 99);
+        free(ctx->r);
+        ctx->r = malloc(out->size * sizeof(real));
+        ctx->rn = out->size;
+        for (size_t i = 0; i < out->size; i++) ctx->r[i] = (real)(rng_uniform(&rng) * 2 - 1);
+    }
+    Tensor *r = tensor_new(t, out->ndim, out->shape, 0);
+    memcpy(r->data, ctx->r, out->size * sizeof(real));
+    return op_sum_all(t, op_mul(t, out, r));
+}
+
+static void check_all_gradients(void)
+{
+    Rng rng;
+    rng_seed(&rng, 2024);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const Case *c = &cases[k];
+        Tensor leaves[3];
+        Ctx ctx = {c, {NULL, NULL, NULL}, NULL, 0};
+        for (int i = 0; i < c->nin; i++) {
+            leaves[i] = leaf_new(&rng, c->ndim[i], c->shape[i], c->lo, c->hi);
+            ctx.in[i] = &leaves[i];
+        }
+        for (int i = 0; i < c->nin; i++) {
+            char what[96];
+            snprintf(what, sizeof what, "%s / input %d", c->name, i);
+            double err = gradcheck(what, build, &ctx, &leaves[i], 0, 1e-5);
+            printf("  %-28s max rel err %.2e\n", what, err);
+        }
+        for (int i = 0; i < c->nin; i++) leaf_free(&leaves[i]);
+        free(ctx.r);
+    }
+}
+
+/* Forward values against direct formulas. */
+static void check_forward_values(void)
+{
+    Tape t;
+    tape_init(&t);
+    Tensor *z = tensor_new(&t, 2, (size_t[]){1, 3}, 0);
+    z->data[0] = 1; z->data[1] = 2; z->data[2] = 3;
+    Tensor *p = op_softmax(&t, z), *lp = op_log_softmax(&t, z);
+    double s = exp(1.0) + exp(2.0) + exp(3.0);
+    for (int k = 0; k < 3; k++) {
+        CHECK_NEAR(p->data[k], exp(k + 1.0) / s, 1e-6, "softmax");
+        CHECK_NEAR(lp->data[k], (k + 1.0) - log(s), 1e-6, "log_softmax");
+    }
+    int32_t y = 2;
+    CHECK_NEAR(op_cross_entropy(&t, z, &y)->data[0], log(s) - 3.0, 1e-6, "cross_entropy");
+    Tensor *q = tensor_new(&t, 2, (size_t[]){1, 3}, 0);
+    q->data[0] = (real)0.5; q->data[1] = (real)0.5; q->data[2] = 0;
+    Tensor *pp = tensor_new(&t, 2, (size_t[]){1, 3}, 0);
+    pp->data[0] = (real)0.2; pp->data[1] = (real)0.3; pp->data[2] = (real)0.5;
+    CHECK_NEAR(op_total_variation(&t, pp, q)->data[0], 0.5, 1e-6, "total_variation");
+    Tensor *x = tensor_new(&t, 2, (size_t[]){1, 4}, 0);
+    for (int k = 0; k < 4; k++) x->data[k] = (real)(k + 1);
+    Tensor *ln = op_layer_norm(&t, x, NULL, NULL, 0);
+    CHECK_NEAR(ln->data[0], -1.5 / sqrt(1.25), 1e-6, "layer_norm");
+    Tensor *n = op_l2_normalize(&t, x);
+    CHECK_NEAR(n->data[3], 4 / sqrt(30.0), 1e-6, "l2_normalize");
+    tape_free(&t);
+}
+
+int main(void)
+{
+    if (IS_DOUBLE_BUILD) check_all_gradients();
+    else printf("SKIP finite-difference checks need the double build\n");
+    check_forward_values();
+    return test_summary("test_ops");
+}
