@@ -26,6 +26,7 @@ OBJ64    := $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%_f32)
 
 .PHONY: all test debug bench install clean
+.SECONDARY:
 all: rnnrep librnnrep.a
 
 $(BUILD)/f32/%.o: %.c

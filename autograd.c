@@ -160,7 +160,8 @@ void arena_init(Arena *a, size_t block_bytes)
     a->used_bytes = 0;
 }
 
-void *arena_alloc(Arena *a, size_t bytes)
+/* Bump allocation without zeroing, for results that are written in full at once. */
+static void *arena_alloc_raw(Arena *a, size_t bytes)
 {
     bytes = (bytes + 63) & ~(size_t)63;
     if (!a->head || a->head->size - a->head->used < bytes) {
@@ -172,9 +173,10 @@ void *arena_alloc(Arena *a, size_t bytes)
     void *p = a->head->base + a->head->used;
     a->head->used += bytes;
     a->used_bytes += bytes;
-    memset(p, 0, bytes);
     return p;
 }
+
+void *arena_alloc(Arena *a, size_t bytes) { return memset(arena_alloc_raw(a, bytes), 0, bytes); }
 
 void arena_reset(Arena *a)
 {
@@ -288,11 +290,15 @@ Tensor *tensor_view(Tape *t, Tensor *a, int ndim, const size_t *shape)
     return v;
 }
 
-/* The result of an op: it carries a gradient iff the tape records and an input has one. */
+/* The result of an op, its data left unwritten for the op to fill in full; it carries a
+ * (zeroed) gradient iff the tape records and an input has one. */
 static Tensor *result(Tape *t, int ndim, const size_t *shape, const Tensor *a, const Tensor *b)
 {
-    int grad = t->record && ((a && a->grad) || (b && b->grad));
-    return tensor_new(t, ndim, shape, grad);
+    Tensor *out = arena_alloc(&t->arena, sizeof *out);
+    *out = tensor_wrap(NULL, NULL, ndim, shape);
+    out->data = arena_alloc_raw(&t->arena, out->size * sizeof(real));
+    if (t->record && ((a && a->grad) || (b && b->grad))) out->grad = arena_alloc(&t->arena, out->size * sizeof(real));
+    return out;
 }
 
 static TapeEntry *push(Tape *t, OpKind op, Tensor *out, Tensor *a, Tensor *b)
@@ -499,6 +505,7 @@ Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
     shape[a->ndim - 2] = M;
     shape[a->ndim - 1] = N;
     Tensor *out = result(t, a->ndim, shape, a, b);
+    memset(out->data, 0, out->size * sizeof(real)); /* the kernel accumulates into it */
     if (shared && !trans_a) /* fold the batch into the rows: one large product */
         gemm_fast(batch * M, N, K, a->data, ac, 0, b->data, bc, trans_b, out->data, N);
     else
@@ -760,16 +767,23 @@ void gemm_fast(size_t M, size_t N, size_t K, const real *A, size_t lda, int tran
 #ifdef RNNREP_DOUBLE
 #define EXP exp
 #define LOG log
-#define TANH tanh
-#define SQRT sqrt
+static real tanh_r(real x) { return tanh(x); }
+static real sigmoid(real x) { return 1 / (1 + exp(-x)); }
 #else
 #define EXP expf
 #define LOG logf
-#define TANH tanhf
-#define SQRT sqrtf
+/* float: evaluated through double exp, which is exact to well below float's rounding (no
+ * cancellation worth the name in e - 1 at double precision) and several times faster than
+ * glibc's tanhf; past |x| = 20, tanh is 1 in float. */
+static real tanh_r(real x)
+{
+    if (x > 20) return 1;
+    if (x < -20) return -1;
+    double e = exp(2.0 * x);
+    return (real)((e - 1) / (e + 1));
+}
+static real sigmoid(real x) { return 1 / (1 + expf(-x)); }
 #endif
-
-static real sigmoid(real x) { return 1 / (1 + EXP(-x)); }
 
 static Tensor *unary(Tape *t, OpKind op, Tensor *a)
 {
@@ -779,7 +793,7 @@ static Tensor *unary(Tape *t, OpKind op, Tensor *a)
     size_t n = a->size;
     switch (op) {
     case OP_SIGMOID: for (size_t i = 0; i < n; i++) y[i] = sigmoid(x[i]); break;   /* y(1 - y) */
-    case OP_TANH: for (size_t i = 0; i < n; i++) y[i] = TANH(x[i]); break;         /* 1 - y^2 */
+    case OP_TANH: for (size_t i = 0; i < n; i++) y[i] = tanh_r(x[i]); break;         /* 1 - y^2 */
     case OP_RELU: for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0; break; /* [x > 0] */
     case OP_EXP: for (size_t i = 0; i < n; i++) y[i] = EXP(x[i]); break;           /* y */
     case OP_LOG: for (size_t i = 0; i < n; i++) y[i] = LOG(x[i]); break;           /* 1 / x */
@@ -1274,9 +1288,9 @@ void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_
         const real *z = gates->data + b * 4 * H, *cp = c->data + b * H;
         real *s = act + b * 5 * H, *hb = h->data + b * H, *cb = cn->data + b * H;
         for (size_t j = 0; j < H; j++) {
-            real ig = sigmoid(z[j]), fg = sigmoid(z[H + j]), gg = TANH(z[2 * H + j]), og = sigmoid(z[3 * H + j]);
+            real ig = sigmoid(z[j]), fg = sigmoid(z[H + j]), gg = tanh_r(z[2 * H + j]), og = sigmoid(z[3 * H + j]);
             cb[j] = fg * cp[j] + ig * gg;            /* c' = sigmoid(f) c + sigmoid(i) tanh(g) */
-            real tc = TANH(cb[j]);
+            real tc = tanh_r(cb[j]);
             hb[j] = og * tc;                          /* h' = sigmoid(o) tanh(c') */
             s[j] = ig; s[H + j] = fg; s[2 * H + j] = gg; s[3 * H + j] = og; s[4 * H + j] = tc;
         }

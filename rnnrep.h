@@ -263,13 +263,394 @@ double schedule_piecewise(const double *steps, const double *values, size_t n, d
 double rr_seconds(void);
 
 /* ------------------------------------------------------------------------------------------
+ * Building blocks (models/nn.c), with PyTorch's parameter names and default initialisation.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct Linear {
+    Tensor *W, *b;   /* (out, in), (out) or NULL */
+    size_t in, out;
+} Linear;
+/* Declares "<name>.weight" and (if bias) "<name>.bias" in ps. */
+void linear_declare(Linear *l, ParamSet *ps, const char *name, size_t in, size_t out, int bias);
+void linear_init(const Linear *l, Rng *rng);     /* uniform(±1/sqrt(in)), as torch.nn.Linear */
+Tensor *linear_forward(Tape *t, const Linear *l, Tensor *x); /* (.., in) -> (.., out) */
+
+typedef struct LstmLayer {
+    Tensor *W_ih, *W_hh, *b_ih, *b_hh;  /* (G, in), (G, H), (G), (G) */
+    size_t in, H;
+} LstmLayer;
+/* Declares "<prefix>weight_ih<suffix>", weight_hh, bias_ih, bias_hh in that (PyTorch) order:
+ * prefix "lstm." and suffix "_l0" give nn.LSTM's names, suffix "" nn.LSTMCell's. */
+void lstm_layer_declare(LstmLayer *l, ParamSet *ps, const char *prefix, const char *suffix, size_t in, size_t H);
+void lstm_layer_init(const LstmLayer *l, Rng *rng); /* uniform(±1/sqrt(H)) */
+/* One step from (h, c) (B, H): gates = x W_ih^T + b_ih + h W_hh^T + b_hh; an LSTM cell. */
+void lstm_layer_step(Tape *t, const LstmLayer *l, Tensor *x, Tensor *h, Tensor *c, Tensor **h_out, Tensor **c_out);
+/* A whole sequence x (B, T, in) from zero state -> h at every step (B, T, H). The input
+ * products of all steps are one matrix product. */
+Tensor *lstm_layer_sequence(Tape *t, const LstmLayer *l, Tensor *x);
+
+/* ------------------------------------------------------------------------------------------
+ * The zoo RNN θ (models/zoo_lstm.c): nn.LSTM(I, H, num_layers=2, batch_first=True) then
+ * nn.Linear(H, O) at every step, in PyTorch's flat layout (SPEC.md §1).
+ * ---------------------------------------------------------------------------------------- */
+typedef struct ZooShape { size_t I, H, O; } ZooShape;
+extern const ZooShape ZOO_FORMAL;  /* I = O = 6, H = 32: P = 13,766 */
+extern const ZooShape ZOO_MNIST;   /* I = 16, O = 10, H = 32: P = 15,178 */
+
+typedef enum ZooTensor {
+    ZOO_W_IH0, ZOO_W_HH0, ZOO_B_IH0, ZOO_B_HH0,
+    ZOO_W_IH1, ZOO_W_HH1, ZOO_B_IH1, ZOO_B_HH1,
+    ZOO_LINEAR_W, ZOO_LINEAR_B, ZOO_NUM_TENSORS
+} ZooTensor;
+extern const char *const zoo_tensor_names[ZOO_NUM_TENSORS]; /* "weight_ih_l0", ..., "linear.bias" */
+
+size_t zoo_num_params(ZooShape s);                          /* P */
+/* Where tensor k sits in the flat θ: offset, rows and columns (cols = 1 for biases). */
+void zoo_tensor_layout(ZooShape s, ZooTensor k, size_t *offset, size_t *rows, size_t *cols);
+
+/* Mode 1: one zoo RNN being trained; θ is its ParamSet, in the flat layout. */
+typedef struct ZooLstm {
+    ZooShape shape;
+    ParamSet params;
+    LstmLayer layer[2];
+    Linear head;
+} ZooLstm;
+void zoo_lstm_init(ZooLstm *m, ZooShape s, Rng *rng);       /* PyTorch default init */
+void zoo_lstm_free(ZooLstm *m);
+Tensor *zoo_lstm_forward(Tape *t, const ZooLstm *m, Tensor *x); /* x (B, T, I) -> logits (B, T, O) */
+
+/* Mode 2: a batch of different θ as data, each sample its own RNN, M parallel input streams,
+ * stepped one time step at a time; differentiable with respect to the inputs. */
+typedef struct ZooBatch {
+    ZooShape shape;
+    size_t B, M;
+    Tensor *w[ZOO_NUM_TENSORS];   /* (B, rows, cols) weights, (B, rows) biases */
+    Tensor *h[2], *c[2];          /* (B, M, H) state of each layer */
+} ZooBatch;
+/* theta (B, P) -> per-tensor views; zero state. */
+void zoo_batch_begin(Tape *t, ZooBatch *zb, ZooShape s, Tensor *theta, size_t M);
+Tensor *zoo_batch_step(Tape *t, ZooBatch *zb, Tensor *x);    /* x (B, M, I) -> logits (B, M, O) */
+
+/* One AdamW update of a zoo RNN: x (B, T, I) inputs, labels (B * T) the class at every step,
+ * loss = cross-entropy averaged over all B * T positions (the zoo recipe of SPEC.md §2).
+ * Returns the loss before the update. */
+double zoo_lstm_train_step(ZooLstm *m, Tape *t, const AdamW *opt, const real *x, const int32_t *labels,
+                           size_t B, size_t T);
+
+/* Hidden-neuron permutation (SPEC.md §1): perm[l] permutes the H neurons of layer l; the
+ * function of θ is unchanged. out may not alias theta. */
+void zoo_permute(ZooShape s, const real *theta, const size_t *perm0, const size_t *perm1, real *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Encoders θ -> E(θ) in R^E (SPEC.md §3), one interface for all six (models/encoder.c
+ * dispatches to models/enc_*.c). Input: a batch of flat θ, theta (B, P), as data.
+ * ---------------------------------------------------------------------------------------- */
+typedef enum EncoderKind {
+    ENC_STATS,            /* layer-wise statistics: mechanistic, invariant, not universal */
+    ENC_FLAT,             /* flattened weights: mechanistic, not invariant, universal */
+    ENC_TRANSFORMER,      /* parameter transformer: mechanistic, not invariant, universal */
+    ENC_DWS,              /* DWSNet for LSTMs: mechanistic, invariant, universal */
+    ENC_NONINTERACTIVE,   /* non-interactive probing: functionalist, invariant, universal */
+    ENC_INTERACTIVE,      /* interactive probing: functionalist, invariant, universal */
+    ENC_COUNT
+} EncoderKind;
+extern const char *const encoder_names[ENC_COUNT]; /* "stats", "flat", "transformer", "dws",
+                                                      "noninteractive", "interactive" */
+
+typedef struct EncoderConfig {
+    EncoderKind kind;
+    ZooShape zoo;
+    size_t embed;          /* E = 16 */
+    size_t hidden;         /* stats / flat MLP width (128); DWS and probing head width (128) */
+    size_t hidden_layers;  /* stats: 1 (the code that ran; the config names 3 x 768); flat: 3 */
+    size_t d_model, heads, ffn, layers; /* transformer: 128, 2, 512, 6 */
+    real dropout;          /* transformer: 0 (official code leaves torch's 0.1 on) */
+    size_t channels, dws_layers;        /* DWSNet: 48, 4 */
+    size_t core, M, L;     /* probing: core width 256, streams 1, length 22 / 50 */
+} EncoderConfig;
+/* The paper's configuration of an encoder for a zoo shape. */
+EncoderConfig encoder_config_paper(EncoderKind kind, ZooShape zoo);
+
+typedef struct Encoder {
+    EncoderConfig cfg;
+    ParamSet params;
+    void *impl;            /* the kind's named views into params */
+} Encoder;
+
+/* What a probing encoder asked and heard: probe inputs p (B, L, M, I) after the decoder's
+ * softmax / sigmoid, and the zoo RNN's raw logits (B, L, M, O). Filled when non-NULL. */
+typedef struct ProbeTrace { Tensor *inputs, *answers; } ProbeTrace;
+
+void encoder_init(Encoder *enc, const EncoderConfig *cfg, Rng *rng); /* declare + initialise */
+void encoder_free(Encoder *enc);
+/* E(θ) (B, E), not normalised; gradients flow into the encoder's parameters and, where the
+ * architecture allows (all but stats), into theta when it carries a gradient. */
+Tensor *encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace);
+
+/* ------------------------------------------------------------------------------------------
+ * Emulator and emulation losses (models/emulator.c, SPEC.md §4).
+ * ---------------------------------------------------------------------------------------- */
+typedef struct Emulator {
+    ZooShape zoo;
+    size_t width, embed;          /* D = 256, E = 16 */
+    ParamSet params;
+    Linear input, embedding, output;   /* Linear(I, D), Linear(E, D), Linear(D, O) */
+    LstmLayer lstm[2];                 /* nn.LSTM(D, D, 2) */
+} Emulator;
+void emulator_init(Emulator *em, ZooShape zoo, size_t width, size_t embed, Rng *rng);
+void emulator_free(Emulator *em);
+/* x (B, T, I) inputs, e (B, E) embeddings (added, projected, to the first step only)
+ * -> logits (B, T, O). */
+Tensor *emulator_forward(Tape *t, const Emulator *em, Tensor *x, Tensor *e);
+
+typedef enum EmulationLoss { LOSS_TV, LOSS_KL, LOSS_REVERSE_KL, LOSS_JS, LOSS_CE, LOSS_L2, LOSS_COUNT } EmulationLoss;
+extern const char *const emulation_loss_names[LOSS_COUNT]; /* "tv", "kl", "reverse_kl", "js", "ce", "l2" */
+/* Distance between p = softmax(target) (the zoo RNN's stored outputs, data) and
+ * q = softmax(logits) (the emulator's), per position, mean over all positions (B, T). */
+Tensor *emulation_loss(Tape *t, EmulationLoss kind, Tensor *logits, Tensor *target);
+
+/* ------------------------------------------------------------------------------------------
+ * Emulation training (models/train.c, SPEC.md §5): encoder + emulator trained together so
+ * that the emulator, given E(θ)/|E(θ)|, imitates the zoo RNN θ on its stored sequences.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct EmulationBatch {
+    size_t B, T;
+    const real *theta;    /* (B, P) zoo RNN parameters */
+    const real *inputs;   /* (B, T, I) emulator inputs */
+    const real *targets;  /* (B, T, O) the zoo RNN's stored outputs (logits or log-softmax) */
+} EmulationBatch;
+
+typedef struct EmulationTrainer {
+    Encoder *encoder;
+    Emulator *emulator;
+    AdamW opt;               /* lr 1e-4, weight decay 0.01 */
+    double clip;             /* 0.1, applied separately to the encoder's and emulator's gradients */
+    EmulationLoss loss;      /* LOSS_TV */
+    int augment;             /* permutation augmentation (on for non-invariant encoders) */
+    Rng rng;                 /* permutations */
+    Tape tape;
+} EmulationTrainer;
+
+void emulation_trainer_init(EmulationTrainer *tr, Encoder *enc, Emulator *em, uint64_t seed);
+void emulation_trainer_free(EmulationTrainer *tr);
+/* The loss of a batch without training (no tape recording). */
+double emulation_eval(EmulationTrainer *tr, const EmulationBatch *batch);
+/* One AdamW step on a batch; returns the loss before the step. */
+double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch);
+
+/* ------------------------------------------------------------------------------------------
  * Files (zoo/): .npy, IDX, JSON.
  * ---------------------------------------------------------------------------------------- */
-/* @@files@@ */
+/* Every function here that touches a file returns 0 (RR_OK) or one of these codes, and then
+ * writes "<path>: <problem>" into err (a caller-supplied char[RR_ERRLEN], or NULL). Bad
+ * input is never fatal; only running out of memory stops the program (rr_malloc). */
+enum {
+    RR_OK = 0,
+    RR_ERR_OPEN,        /* the file cannot be opened or created */
+    RR_ERR_IO,          /* a read, write, seek, close or rename failed */
+    RR_ERR_FORMAT,      /* not a valid file of the format, or it contradicts itself */
+    RR_ERR_UNSUPPORTED  /* valid, but outside what rnnrep reads (dtype, byte order, layout) */
+};
+/* Format the message into err (when err is not NULL) and return code. */
+int rr_error(char *err, int code, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* rename(from, to), replacing an existing file (for atomic writes via "path.tmp"); 0 on success. */
+int rr_replace_file(const char *from, const char *to);
+
+/* --- float16 (IEEE binary16), bit-exact with NumPy's npy_floatbits_to_halfbits,
+ * npy_doublebits_to_halfbits and npy_halfbits_to_floatbits: round to nearest even, gradual
+ * underflow to subnormals, overflow (|x| >= 65520) to inf; a NaN keeps the top 10 bits of
+ * its payload, and is forced to 0x7c01 when those are all zero, so it stays a NaN. -------- */
+uint16_t half_from_float(float x);
+uint16_t half_from_double(double x);    /* rounds once, directly from the double */
+float half_to_float(uint16_t h);        /* exact; NaN payloads are kept */
+
+/* --- NumPy .npy. File = "\x93NUMPY", major, minor, header length (uint16 LE in version 1.0,
+ * uint32 LE in 2.0 / 3.0), then a Python dict literal such as
+ *     {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+ * padded with spaces and a final '\n' so that the data starts at a multiple of 64, then the
+ * raw little-endian data in C order. NumPy (>= 1.23) also pads the dict with 21 - digits of
+ * shape[0] spaces, so shape[0] can be rewritten in place as an array grows: npy_write and
+ * npy_create write exactly those bytes (e.g. the 128-byte header of a (N, 13766) <f4 zoo
+ * file), so an appended file is byte-identical to np.save of the final array. -------------- */
+typedef enum NpyDtype { NPY_F4, NPY_F8, NPY_F2, NPY_I2, NPY_I4, NPY_I8, NPY_U1, NPY_DTYPE_COUNT } NpyDtype;
+extern const char *const npy_descr[NPY_DTYPE_COUNT];   /* "<f4", "<f8", "<f2", ..., "|u1" */
+size_t npy_dtype_size(NpyDtype dtype);                  /* bytes per element */
+
+#define NPY_MAXDIM 8
+#define NPY_ANY ((size_t)-1) /* wildcard dimension for npy_expect */
+
+typedef struct NpyArray {
+    NpyDtype dtype;
+    int ndim;                  /* 0 .. NPY_MAXDIM; a 0-d array holds one element */
+    size_t shape[NPY_MAXDIM];
+    size_t count;              /* product of shape */
+    void *data;                /* count elements in host byte order, owned; NULL in headers */
+} NpyArray;
+
+/* A zero-filled array of this dtype and shape (a shape whose size overflows is fatal). */
+void npy_alloc(NpyArray *a, NpyDtype dtype, int ndim, const size_t *shape);
+void npy_free(NpyArray *a);
+/* Read a whole file (versions 1.0, 2.0, 3.0; the dtypes above; C order). Bytes after the data
+ * are ignored, as NumPy does; too few bytes are an error. */
+int npy_read(const char *path, NpyArray *a, char *err);
+/* Write atomically (path.tmp, then rename), byte-identical to np.save; version 1.0 unless the
+ * header needs 2.0. */
+int npy_write(const char *path, const NpyArray *a, char *err);
+/* RR_OK if a has this dtype, ndim and shape (NPY_ANY matches any size); otherwise a message
+ * such as "zoo/tasks.npy: expected <i8 (any, 4), found <f8 (900, 1)". shape may be NULL. */
+int npy_expect(const NpyArray *a, const char *path, NpyDtype dtype, int ndim, const size_t *shape,
+               char *err);
+void npy_shape_str(int ndim, const size_t *shape, char *buf, size_t len); /* "(3, 4)", "(5,)", "()" */
+
+/* Conversions between stored elements (host byte order) and program values. Float to
+ * integer truncates toward zero as NumPy's astype, saturates, and maps NaN to 0; to float16
+ * rounds to nearest even; integers to float round to nearest. */
+void npy_to_real(NpyDtype dtype, const void *src, size_t n, real *dst);
+void npy_from_real(NpyDtype dtype, const real *src, size_t n, void *dst);
+void npy_to_i64(NpyDtype dtype, const void *src, size_t n, int64_t *dst);
+void npy_from_i64(NpyDtype dtype, const int64_t *src, size_t n, void *dst);
+void npy_to_i32(NpyDtype dtype, const void *src, size_t n, int32_t *dst);
+void npy_from_i32(NpyDtype dtype, const int32_t *src, size_t n, void *dst);
+
+/* An open .npy file, for arrays too large to read at once and for growing a file row by row
+ * (a row is one index along dim 0; ndim >= 1). Appending writes the rows first and then
+ * rewrites shape[0] in the header in place, so a reader sees only complete rows. */
+typedef struct NpyFile {
+    FILE *fp;
+    char *path;                /* owned copy, for messages */
+    NpyArray array;            /* dtype, ndim, shape (shape[0] = rows so far), count; no data */
+    size_t header_bytes;       /* offset of the data */
+    size_t row_bytes;          /* bytes of one row */
+    int version;               /* format major version: 1, 2 or 3 */
+    int writable;
+} NpyFile;
+
+int npy_open(NpyFile *f, const char *path, char *err);            /* read and check the header */
+/* Rows [first, first + n) into dst (n * row_bytes bytes), in host byte order. */
+int npy_read_rows(NpyFile *f, size_t first, size_t n, void *dst, char *err);
+/* A new file of shape (0, shape[1], ..., shape[ndim-1]) (shape[0] is ignored), header as np.save. */
+int npy_create(NpyFile *f, const char *path, NpyDtype dtype, int ndim, const size_t *shape, char *err);
+/* Reopen an existing file to append after its last complete row (any header length, e.g. the
+ * official zoos' npy-append-array files); bytes after that row are overwritten. */
+int npy_open_append(NpyFile *f, const char *path, char *err);
+/* Append n rows (n * row_bytes bytes, host byte order), then rewrite shape[0] in place. */
+int npy_append(NpyFile *f, const void *rows, size_t n, char *err);
+int npy_close(NpyFile *f, char *err);                             /* always releases f */
+
+/* --- IDX (MNIST): bytes 0, 0, type, ndim; ndim big-endian uint32 sizes; the data. Only
+ * type 0x08 (unsigned byte) is read: images 0x00000803 (N, rows, cols), labels 0x00000801 (N).
+ * The file must hold exactly the data the header announces. ---------------------------- */
+typedef struct IdxArray {
+    int ndim;                  /* 1 .. 4 */
+    size_t shape[4];
+    size_t count;              /* product of shape */
+    uint8_t *data;             /* owned */
+} IdxArray;
+
+int idx_read(const char *path, IdxArray *a, char *err);
+void idx_free(IdxArray *a);
+/* An MNIST pair: images (N, rows, cols) and labels (N) in 0..9 with the same N. */
+int idx_read_mnist(const char *images_path, const char *labels_path, IdxArray *images,
+                   IdxArray *labels, char *err);
+
+/* --- JSON settings files: one flat object, written as Python's json.dump writes it,
+ *     {"seed": 1, "lr": 0.01, "name": "fl", "store": true, "task": [0, -3, 2]}
+ * Doubles use the shortest digits that read back exactly, as Python's repr (NaN and
+ * Infinity as Python writes them). The file appears atomically at json_end. -------------- */
+typedef struct JsonWriter {
+    FILE *fp;
+    char *path, *tmp_path;     /* owned */
+    size_t members;            /* members written so far */
+    int failed;                /* a write failed; reported by json_end */
+} JsonWriter;
+
+int json_begin(JsonWriter *w, const char *path, char *err);     /* creates path.tmp, writes "{" */
+void json_string(JsonWriter *w, const char *key, const char *value);
+void json_int(JsonWriter *w, const char *key, int64_t value);
+void json_double(JsonWriter *w, const char *key, double value);
+void json_bool(JsonWriter *w, const char *key, int value);
+void json_ints(JsonWriter *w, const char *key, const int64_t *values, size_t n);
+void json_doubles(JsonWriter *w, const char *key, const double *values, size_t n);
+int json_end(JsonWriter *w, char *err);   /* "}", close, rename over path; always releases w */
+/* The text json_double writes for x, into buf (at least 32 bytes). */
+void json_format_double(double x, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------------------------
  * Task families (zoo/): formal languages and tiled rotated sequential MNIST.
  * ---------------------------------------------------------------------------------------- */
-/* @@tasks@@ */
+/* Formal languages (SPEC 2.1). Tokens a, b, c, d = 0..3, BOS = 4, EOS = 5. A task is the
+ * vector of occurrence differences t = (0, m_b, m_c, m_d), each m in {-3..2}; its language is
+ *   L_t = { a^n b^(n+m_b) c^(n+m_c) d^(n+m_d) : n >= max(0, -min t) }.
+ * A string is BOS followed by 41 slots: the letters in order, then EOS up to the end. */
+#define LANG_LETTERS 4          /* a, b, c, d */
+#define LANG_BOS 4
+#define LANG_EOS 5
+#define LANG_TOKENS 6           /* one-hot width I = O of the zoo RNN */
+#define LANG_LENGTH 42          /* BOS + 41 slots */
+#define LANG_MAX_N 9            /* training strings draw n from {max(0, -min t) .. 9} */
+#define LANG_NUM_TASKS 216      /* 6^3 */
+
+/* Task number k in 0..215, lexicographic in (m_b, m_c, m_d) (the order of np.unique):
+ * m_b = k / 36 - 3, m_c = (k / 6) % 6 - 3, m_d = k % 6 - 3. */
+void lang_task(size_t k, int t[4]);
+size_t lang_task_index(const int t[4]);   /* the inverse; t must be a valid task */
+/* The training string of L_t with n a's: BOS, then a^n b^(n+m_b) c^(n+m_c) d^(n+m_d) written
+ * into the 41 slots and cut off after the 41st (n = 9 and m_b+m_c+m_d >= 5 leaves no room for
+ * EOS; only t = (0,2,2,2) loses a letter), then EOS in every slot left. */
+void lang_string(const int t[4], int n, int16_t out[LANG_LENGTH]);
+/* n uniform in {max(0, -min t) .. LANG_MAX_N}, then lang_string. Returns n. */
+int lang_sample_string(Rng *rng, const int t[4], int16_t out[LANG_LENGTH]);
+/* seq[0] is the BOS slot and is never inspected (released zoos may hold 5 there). */
+int lang_finished(const int16_t *seq, size_t len);   /* an EOS somewhere in seq[1..len-1] */
+/* The official accuracy check: finished, and the letter counts c before the first EOS satisfy
+ * c_k - t_k equal for all k. Ignores letter order and stray BOS tokens. */
+int lang_accepts(const int t[4], const int16_t *seq, size_t len);
+/* Membership in L_t: finished, and the tokens before the first EOS are exactly
+ * a^n b^(n+m_b) c^(n+m_c) d^(n+m_d) for some n (any n; the order is checked). */
+int lang_accepts_strict(const int t[4], const int16_t *seq, size_t len);
+/* The OOD criterion: s = 1 + t - min t, p = s / sum s, H = -sum_k p_k log(p_k + 1e-6).
+ * Summed over the sorted s, so tasks with equal multisets of s get bit-identical values. */
+double lang_task_entropy(const int t[4]);
+
+/* Splits by task (SPEC 2.4). Given one criterion value per unique task (formal languages:
+ * lang_task_entropy; MNIST: the angle), sort ascending (ties by index); the last
+ * n - floor(0.7 n) - floor(0.15 n) are OOD; the others are shuffled with the fixed seed 1 and
+ * the first floor(0.7 n) of them are train, the rest validation. With downstream set, the OOD
+ * tasks are shuffled with seed 2 and all but floor(ood / 2) of them move to train. */
+typedef enum TaskSplit { SPLIT_TRAIN = 0, SPLIT_VALID = 1, SPLIT_OOD = 2 } TaskSplit;
+#define SPLIT_VALID_RATIO 0.15
+#define SPLIT_OOD_RATIO 0.15
+void task_split(const double *criterion, size_t n, int downstream, TaskSplit *split);
+
+/* Tiled rotated sequential MNIST (SPEC 2.2). Images are 28 x 28 uint8, row-major. */
+#define MNIST_SIDE 28
+#define MNIST_PIXELS 784
+#define MNIST_TILE 4                    /* tiles are 4 x 4 */
+#define MNIST_TILE_SIZE 16              /* I of the zoo RNN */
+#define MNIST_STEPS 50                  /* zero BOS tile + 49 image tiles */
+#define MNIST_CLASSES 10                /* O of the zoo RNN */
+#define MNIST_MEAN 0.1307
+#define MNIST_STD 0.3081
+#define MNIST_SPLIT_KEY 0x04095164213DD204ULL  /* HASH_KEY_1 ^ HASH_KEY_2 of the official hash64 */
+
+/* torchvision RandomRotation([degrees, degrees]) on the PIL image: the angle is first rounded to
+ * float32, then Pillow's Image.rotate(angle, NEAREST, fillcolor=0): counter-clockwise about the
+ * image centre (14, 14) in pixel-edge coordinates, 16.16 fixed-point nearest neighbour. */
+void mnist_rotate(const uint8_t in[MNIST_PIXELS], double degrees, uint8_t out[MNIST_PIXELS]);
+/* ToTensor and Normalize in float32, (p / 255 - 0.1307) / 0.3081, cut into 49 row-major 4 x 4
+ * tiles each flattened row-major, after one all-zero BOS tile: out (50, 16). */
+void mnist_tiles(const uint8_t img[MNIST_PIXELS], real out[MNIST_STEPS * MNIST_TILE_SIZE]);
+/* mnist_rotate then mnist_tiles: one input sequence of the zoo RNN for rotation task degrees. */
+void mnist_sequence(const uint8_t img[MNIST_PIXELS], double degrees,
+                    real out[MNIST_STEPS * MNIST_TILE_SIZE]);
+/* Image i of the MNIST training file is a training image iff ((i ^ MNIST_SPLIT_KEY) mod 10) < 8
+ * (47,998 of 60,000), else an evaluation image (12,002). */
+int mnist_is_train(uint64_t index);
+/* Writes the indices in 0..n-1 of one side of that split (train != 0: training) into idx
+ * (room for n), in increasing order, and returns how many. */
+size_t mnist_split_indices(size_t n, int train, size_t *idx);
 
 #endif /* RNNREP_H */

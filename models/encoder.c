@@ -1,0 +1,66 @@
+/*
+ * encoder.c — the one interface of the six encoders: the paper's configurations and the
+ * dispatch to each kind's implementation in models/enc_*.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/encoders.h"
+
+const char *const encoder_names[ENC_COUNT] = {"stats", "flat", "transformer", "dws", "noninteractive", "interactive"};
+
+EncoderConfig encoder_config_paper(EncoderKind kind, ZooShape zoo)
+{
+    EncoderConfig c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.zoo = zoo;
+    c.embed = 16;
+    c.hidden = 128;
+    c.hidden_layers = kind == ENC_FLAT ? 3 : 1;
+    c.d_model = 128;
+    c.heads = 2;
+    c.ffn = 512;
+    c.layers = 6;
+    c.dropout = 0;
+    c.channels = 48;
+    c.dws_layers = 4;
+    c.core = 256;
+    c.M = 1;
+    c.L = zoo.I == ZOO_MNIST.I ? 50 : 22;
+    return c;
+}
+
+static const struct {
+    void (*init)(Encoder *enc, Rng *rng);
+    Tensor *(*forward)(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace);
+} kinds[ENC_COUNT] = {
+    [ENC_STATS] = {stats_encoder_init, stats_encoder_forward},
+    [ENC_FLAT] = {flat_encoder_init, flat_encoder_forward},
+    [ENC_TRANSFORMER] = {transformer_encoder_init, transformer_encoder_forward},
+    [ENC_DWS] = {dws_encoder_init, dws_encoder_forward},
+    [ENC_NONINTERACTIVE] = {probing_encoder_init, probing_encoder_forward},
+    [ENC_INTERACTIVE] = {probing_encoder_init, probing_encoder_forward},
+};
+
+void encoder_init(Encoder *enc, const EncoderConfig *cfg, Rng *rng)
+{
+    if ((unsigned)cfg->kind >= ENC_COUNT) rr_fatal("encoder_init: unknown encoder kind %d", (int)cfg->kind);
+    enc->cfg = *cfg;
+    enc->impl = NULL;
+    paramset_init(&enc->params, encoder_names[cfg->kind]);
+    kinds[cfg->kind].init(enc, rng); /* declares, finalizes and initialises enc->params */
+}
+
+void encoder_free(Encoder *enc)
+{
+    free(enc->impl);
+    paramset_free(&enc->params);
+}
+
+Tensor *encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace)
+{
+    size_t P = zoo_num_params(enc->cfg.zoo);
+    if (theta->ndim != 2 || theta->shape[1] != P) rr_fatal("encoder %s: want theta (B, %zu)", encoder_names[enc->cfg.kind], P);
+    return kinds[enc->cfg.kind].forward(t, enc, theta, trace);
+}

@@ -1,0 +1,80 @@
+/*
+ * train.c — emulation training (SPEC.md §5): one step encodes a batch of θ, normalises the
+ * embeddings, runs the emulator on each θ's stored sequence and descends the emulation loss
+ * with AdamW on encoder and emulator, clipping each one's gradient norm separately.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rnnrep.h"
+
+void emulation_trainer_init(EmulationTrainer *tr, Encoder *enc, Emulator *em, uint64_t seed)
+{
+    tr->encoder = enc;
+    tr->emulator = em;
+    tr->opt = adamw_default();
+    tr->opt.lr = 1e-4;
+    tr->opt.weight_decay = 0.01;
+    tr->clip = 0.1;
+    tr->loss = LOSS_TV;
+    /* Encoders that are not invariant to hidden-neuron permutations learn it from data. */
+    tr->augment = enc->cfg.kind == ENC_FLAT || enc->cfg.kind == ENC_TRANSFORMER;
+    rng_seed(&tr->rng, seed);
+    tape_init(&tr->tape);
+}
+
+void emulation_trainer_free(EmulationTrainer *tr) { tape_free(&tr->tape); }
+
+/* loss = emulation_loss(emulator(x, E(θ) / |E(θ)|), targets) */
+static Tensor *emulation_forward(EmulationTrainer *tr, const EmulationBatch *batch, const real *theta)
+{
+    Tape *t = &tr->tape;
+    ZooShape z = tr->emulator->zoo;
+    size_t B = batch->B, T = batch->T, P = zoo_num_params(z);
+    Tensor *th = tensor_new(t, 2, (size_t[]){B, P}, 0);                 /* (B, P) */
+    Tensor *x = tensor_new(t, 3, (size_t[]){B, T, z.I}, 0);             /* (B, T, I) */
+    Tensor *target = tensor_new(t, 3, (size_t[]){B, T, z.O}, 0);        /* (B, T, O) */
+    memcpy(th->data, theta, B * P * sizeof(real));
+    memcpy(x->data, batch->inputs, x->size * sizeof(real));
+    memcpy(target->data, batch->targets, target->size * sizeof(real));
+    Tensor *e = op_l2_normalize(t, encoder_forward(t, tr->encoder, th, NULL)); /* (B, E) */
+    Tensor *logits = emulator_forward(t, tr->emulator, x, e);           /* (B, T, O) */
+    return emulation_loss(t, tr->loss, logits, target);
+}
+
+double emulation_eval(EmulationTrainer *tr, const EmulationBatch *batch)
+{
+    tape_reset(&tr->tape);
+    tr->tape.record = 0;
+    double loss = emulation_forward(tr, batch, batch->theta)->data[0];
+    tr->tape.record = 1;
+    return loss;
+}
+
+double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch)
+{
+    ZooShape z = tr->emulator->zoo;
+    size_t B = batch->B, P = zoo_num_params(z);
+    real *permuted = NULL;
+    if (tr->augment) { /* one random permutation per LSTM layer, the same for the whole batch */
+        size_t *perm = malloc(2 * z.H * sizeof *perm);
+        permuted = malloc(B * P * sizeof *permuted);
+        if (!perm || !permuted) rr_fatal("out of memory permuting a batch");
+        rng_permutation(&tr->rng, z.H, perm);
+        rng_permutation(&tr->rng, z.H, perm + z.H);
+        for (size_t b = 0; b < B; b++) zoo_permute(z, batch->theta + b * P, perm, perm + z.H, permuted + b * P);
+        free(perm);
+    }
+    tape_reset(&tr->tape);
+    tr->tape.record = 1;
+    Tensor *loss = emulation_forward(tr, batch, permuted ? permuted : batch->theta);
+    paramset_zero_grad(&tr->encoder->params);
+    paramset_zero_grad(&tr->emulator->params);
+    tape_backward(&tr->tape, loss);
+    paramset_clip_grad_norm(&tr->encoder->params, tr->clip);
+    paramset_clip_grad_norm(&tr->emulator->params, tr->clip);
+    adamw_step(&tr->encoder->params, &tr->opt);
+    adamw_step(&tr->emulator->params, &tr->opt);
+    free(permuted);
+    return loss->data[0];
+}
