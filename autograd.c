@@ -301,6 +301,14 @@ static Tensor *result(Tape *t, int ndim, const size_t *shape, const Tensor *a, c
     return out;
 }
 
+/* The same with the gradient decided by the caller (ops with more than two inputs). */
+static Tensor *result_grad(Tape *t, int ndim, const size_t *shape, int with_grad)
+{
+    Tensor *out = result(t, ndim, shape, NULL, NULL);
+    if (t->record && with_grad) out->grad = arena_alloc(&t->arena, out->size * sizeof(real));
+    return out;
+}
+
 static TapeEntry *push(Tape *t, OpKind op, Tensor *out, Tensor *a, Tensor *b)
 {
     if (t->count == t->capacity) {
@@ -563,9 +571,11 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *W, Tensor *bias)
     size_t R = rows_of(x), shape[RR_MAXDIM];
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
     shape[x->ndim - 1] = nout;
-    Tensor *out = tensor_new(t, x->ndim, shape, t->record && (x->grad || W->grad || (bias && bias->grad)));
+    Tensor *out = result_grad(t, x->ndim, shape, x->grad || W->grad || (bias && bias->grad));
     if (bias)
         for (size_t r = 0; r < R; r++) memcpy(out->data + r * nout, bias->data, nout * sizeof(real));
+    else
+        memset(out->data, 0, out->size * sizeof(real)); /* the kernel accumulates into it */
     gemm_fast(R, nout, in, x->data, in, 0, W->data, in, 1, out->data, nout);
     if (out->grad) push(t, OP_LINEAR, out, x, W)->in[2] = bias;
     return out;
@@ -602,7 +612,7 @@ Tensor *op_linear_batched(Tape *t, Tensor *x, Tensor *W, Tensor *bias)
     size_t B = x->shape[0], M = x->shape[1], in = x->shape[2], nout = W->shape[1];
     if (bias && (bias->ndim != 2 || bias->shape[0] != B || bias->shape[1] != nout))
         shape_error("linear_batched", W, bias, "want bias (B, out)");
-    Tensor *out = tensor_new(t, 3, (size_t[]){B, M, nout}, t->record && (x->grad || W->grad || (bias && bias->grad)));
+    Tensor *out = result_grad(t, 3, (size_t[]){B, M, nout}, x->grad || W->grad || (bias && bias->grad));
     for (size_t s = 0; s < B; s++)
         for (size_t m = 0; m < M; m++) {
             const real *xs = x->data + (s * M + m) * in;
@@ -928,7 +938,7 @@ Tensor *op_concat(Tape *t, Tensor **parts, size_t n, int axis)
     }
     for (int i = 0; i < parts[0]->ndim; i++) shape[i] = parts[0]->shape[i];
     shape[axis] = total;
-    Tensor *out = tensor_new(t, parts[0]->ndim, shape, t->record && grad);
+    Tensor *out = result_grad(t, parts[0]->ndim, shape, grad);
     size_t outer, nn, inner, at = 0;
     split_at_axis(out, axis, &outer, &nn, &inner);
     for (size_t p = 0; p < n; p++) {
@@ -1130,7 +1140,7 @@ Tensor *op_layer_norm(Tape *t, Tensor *a, Tensor *gamma, Tensor *beta, real eps)
 {
     size_t D = a->shape[a->ndim - 1], R = rows_of(a);
     if ((gamma && gamma->size != D) || (beta && beta->size != D)) shape_error("layer_norm", a, gamma ? gamma : beta, "affine size differs from the last dim");
-    Tensor *out = tensor_new(t, a->ndim, a->shape, t->record && (a->grad || (gamma && gamma->grad) || (beta && beta->grad)));
+    Tensor *out = result_grad(t, a->ndim, a->shape, a->grad || (gamma && gamma->grad) || (beta && beta->grad));
     real *stats = saved_alloc(t, 2 * R * sizeof *stats);
     for (size_t r = 0; r < R; r++) {
         const real *x = a->data + r * D;
@@ -1282,8 +1292,8 @@ void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_
     size_t H = c->shape[c->ndim - 1], B = rows_of(c);
     if (gates->shape[gates->ndim - 1] != 4 * H || rows_of(gates) != B) shape_error("lstm_cell", gates, c, "want gates (B, 4H) and c (B, H)");
     int grad = t->record && (gates->grad || c->grad);
-    Tensor *h = tensor_new(t, c->ndim, c->shape, grad), *cn = tensor_new(t, c->ndim, c->shape, grad);
-    real *act = saved_alloc(t, 5 * H * B * sizeof *act);
+    Tensor *h = result_grad(t, c->ndim, c->shape, grad), *cn = result_grad(t, c->ndim, c->shape, grad);
+    real *act = arena_alloc_raw(&t->arena, 5 * H * B * sizeof *act);
     for (size_t b = 0; b < B; b++) {
         const real *z = gates->data + b * 4 * H, *cp = c->data + b * H;
         real *s = act + b * 5 * H, *hb = h->data + b * H, *cb = cn->data + b * H;

@@ -2,11 +2,18 @@
  * rnnrep.c — the command-line program: subcommands, options, progress and reports.
  * All computation lives in the library (autograd.c, models/, zoo/).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h> /* isatty: progress lines redraw on a terminal, and stay sparse in logs */
 
 #include "rnnrep.h"
+
+/* argv[0], to start worker processes of this same program (zoo --jobs). */
+static const char *program_path = "rnnrep";
 
 /* ========================================================================================
  * bench: one tab-separated line per benchmark: name, ms per iteration (median of repeats
@@ -332,6 +339,190 @@ static int cmd_invariance(int argc, char **argv)
 }
 
 /* ========================================================================================
+ * zoo: generate, merge and describe model zoos
+ * ====================================================================================== */
+
+/* Progress on stderr: redrawn in place on a terminal; in a log, one line per run at most
+ * every 30 seconds (and the last one). */
+typedef struct Progress {
+    const char *label;
+    double start, last_print;
+    int tty;
+    size_t steps_per_run;       /* learnt from the first report of a run */
+} Progress;
+
+static void progress_report(void *ctx, size_t runs_done, size_t runs_total, size_t step, size_t steps_per_run)
+{
+    Progress *p = ctx;
+    double now = rr_seconds(), elapsed = now - p->start;
+    int run_finished = steps_per_run == 0;
+    if (steps_per_run) p->steps_per_run = steps_per_run;
+    if (!p->tty && !(run_finished && (now - p->last_print >= 30 || runs_done == runs_total))) return;
+    if (p->tty && !run_finished && now - p->last_print < 0.5) return;
+    double per_run = (double)p->steps_per_run, done = (double)runs_done * per_run + (double)step;
+    double rate = elapsed > 0 ? done / elapsed : 0, left = rate > 0 ? ((double)runs_total * per_run - done) / rate : 0;
+    fprintf(stderr, "%s%s runs %zu/%zu  %.0f steps/s  elapsed %.0fs  left %.0fs%s", p->tty ? "\r" : "", p->label, runs_done,
+            runs_total, rate, elapsed, left, p->tty ? "   " : "\n");
+    if (p->tty && runs_done == runs_total) fputc('\n', stderr);
+    fflush(stderr);
+    p->last_print = now;
+}
+
+static int parse_size(const char *opt, const char *text, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!*text || *end || text[0] == '-') {
+        fprintf(stderr, "rnnrep zoo: %s wants a whole number, not '%s'\n", opt, text);
+        return 2;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+static const char zoo_help[] =
+    "usage: rnnrep zoo formal|mnist --out DIR [options]    generate a model zoo\n"
+    "       rnnrep zoo merge --out DIR SLICE_DIR...         join slices, in run order\n"
+    "       rnnrep zoo info DIR                             describe a zoo (ours or released)\n"
+    "\n"
+    "Each run trains the zoo RNN (2-layer LSTM, H = 32) on its own task with AdamW (lr\n"
+    "piecewise linear 0.01 -> 0.003 -> 0.0003) and stores 9 snapshots in the layout of the\n"
+    "released zoos (SPEC.md §2.3). The same seed gives bit-identical files whatever the\n"
+    "slicing and job count.\n"
+    "\n"
+    "options:\n"
+    "  --out DIR          the zoo directory (required)\n"
+    "  --preset NAME      paper (1000 runs x 20000 steps), small (48 formal / 24 MNIST runs\n"
+    "                     x 4000 steps, about ten minutes with --jobs 2), tiny (4 x 200);\n"
+    "                     default tiny. Snapshot steps scale with the steps.\n"
+    "  --runs N --steps N --seed N --batch N\n"
+    "  --snapshots S0,...,S8   the 9 snapshot steps (increasing, the last = --steps)\n"
+    "  --samples N        formal: rollouts for the accuracy (1000)\n"
+    "  --stored N         rollouts / images stored per snapshot (100)\n"
+    "  --eval-batches N   MNIST: batches of 1000 images per metric (13 in paper)\n"
+    "  --mnist-dir DIR    MNIST IDX files (train-images-idx3-ubyte, ...); default the\n"
+    "                     vendored 10,000 digits in zoo/data/mnist10k\n"
+    "  --slice A:B        generate runs A..B-1 only (merge slices with 'rnnrep zoo merge')\n"
+    "  --jobs N           N worker processes, each a slice; merged into DIR at the end\n"
+    "  --resume           continue an interrupted generation in DIR\n";
+
+/* Runs `rnnrep zoo ... --slice` workers for --jobs, then completes and merges their slices. */
+static int zoo_jobs(const char *self, int argc, char **argv, const ZooSettings *s, const char *out, size_t first,
+                    size_t last, size_t jobs)
+{
+    char err[RR_ERRLEN], cmd[8192], dir[1024];
+    size_t used = 0, n = last - first;
+    if (strchr(out, '\'') || strchr(self, '\'')) return fprintf(stderr, "rnnrep zoo: --jobs needs paths without quotes\n"), 1;
+    snprintf(dir, sizeof dir, "%s/.slices", out);
+    if ((mkdir(out, 0777) && errno != EEXIST) || (mkdir(dir, 0777) && errno != EEXIST))
+        return fprintf(stderr, "rnnrep zoo: cannot create %s: %s\n", dir, strerror(errno)), 1;
+    for (size_t j = 0; j < jobs; j++) {
+        size_t a = first + n * j / jobs, b = first + n * (j + 1) / jobs;
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used, "'%s' zoo", self);
+        for (int i = 0; i < argc; i++) /* the parent's options, less --out, --jobs and --slice */
+            if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--jobs") || !strcmp(argv[i], "--slice")) i++;
+            else used += (size_t)snprintf(cmd + used, sizeof cmd - used, " '%s'", argv[i]);
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used, " --out '%s/%zu-%zu' --slice %zu:%zu --resume & ", dir, a, b, a, b);
+        if (used >= sizeof cmd) return fprintf(stderr, "rnnrep zoo: command line too long\n"), 1;
+    }
+    snprintf(cmd + used, sizeof cmd - used, "wait");
+    if (system(cmd) == -1) return fprintf(stderr, "rnnrep zoo: cannot start the workers\n"), 1;
+    const char *parts[256];
+    char names[256][1100];
+    if (jobs > 256) return fprintf(stderr, "rnnrep zoo: at most 256 jobs\n"), 2;
+    for (size_t j = 0; j < jobs; j++) {
+        size_t a = first + n * j / jobs, b = first + n * (j + 1) / jobs;
+        snprintf(names[j], sizeof names[j], "%s/%zu-%zu", dir, a, b);
+        parts[j] = names[j];
+        /* a worker that died left its slice incomplete: finish it here (a no-op otherwise) */
+        if (zoo_generate(s, names[j], a, b, 1, NULL, NULL, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
+    }
+    if (zoo_merge(out, parts, jobs, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
+    fprintf(stderr, "rnnrep zoo: merged %zu slices into %s (the slices stay in %s until you delete them)\n", jobs, out, dir);
+    return 0;
+}
+
+static int cmd_zoo(int argc, char **argv)
+{
+    char err[RR_ERRLEN];
+    if (argc < 1) return fprintf(stderr, "%s", zoo_help), 2;
+    if (!strcmp(argv[0], "info")) {
+        if (argc != 2) return fprintf(stderr, "usage: rnnrep zoo info DIR\n"), 2;
+        if (zoo_info(argv[1], stdout, err)) return fprintf(stderr, "rnnrep zoo info: %s\n", err), 1;
+        return 0;
+    }
+    if (!strcmp(argv[0], "merge")) {
+        const char *out = NULL, *parts[256];
+        size_t n = 0;
+        for (int i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+            else if (argv[i][0] == '-') return fprintf(stderr, "rnnrep zoo merge: unknown option '%s'\n", argv[i]), 2;
+            else if (n < 256) parts[n++] = argv[i];
+        }
+        if (!out || n == 0) return fprintf(stderr, "usage: rnnrep zoo merge --out DIR SLICE_DIR...\n"), 2;
+        if (zoo_merge(out, parts, n, err)) return fprintf(stderr, "rnnrep zoo merge: %s\n", err), 1;
+        return 0;
+    }
+    ZooKind kind;
+    if (!strcmp(argv[0], "formal")) kind = ZOO_KIND_FORMAL;
+    else if (!strcmp(argv[0], "mnist")) kind = ZOO_KIND_MNIST;
+    else return fprintf(stderr, "rnnrep zoo: unknown zoo '%s' (formal, mnist, merge, info)\n\n%s", argv[0], zoo_help), 2;
+    const char *preset = "tiny", *out = NULL;
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--preset")) preset = argv[i + 1];
+    ZooSettings s;
+    if (zoo_settings_preset(&s, kind, preset, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 2;
+    size_t first = 0, last = SIZE_MAX, jobs = 1, steps_given = 0;
+    int resume = 0, snapshots_given = 0, rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--resume")) { resume = 1; continue; }
+        if (!v) return fprintf(stderr, "rnnrep zoo: %s needs a value\n", o), 2;
+        i++;
+        if (!strcmp(o, "--preset")) continue;
+        else if (!strcmp(o, "--out")) out = v;
+        else if (!strcmp(o, "--runs")) rc = parse_size(o, v, &s.runs);
+        else if (!strcmp(o, "--steps")) { rc = parse_size(o, v, &s.steps); steps_given = 1; }
+        else if (!strcmp(o, "--batch")) rc = parse_size(o, v, &s.batch);
+        else if (!strcmp(o, "--samples")) rc = parse_size(o, v, &s.samples);
+        else if (!strcmp(o, "--stored")) rc = parse_size(o, v, &s.stored);
+        else if (!strcmp(o, "--eval-batches")) rc = parse_size(o, v, &s.eval_batches);
+        else if (!strcmp(o, "--jobs")) rc = parse_size(o, v, &jobs);
+        else if (!strcmp(o, "--seed")) { size_t seed = 0; rc = parse_size(o, v, &seed); s.seed = seed; }
+        else if (!strcmp(o, "--mnist-dir")) snprintf(s.mnist_dir, sizeof s.mnist_dir, "%s", v);
+        else if (!strcmp(o, "--slice")) {
+            char *end;
+            first = (size_t)strtoull(v, &end, 10);
+            if (*end != ':' || !end[1]) return fprintf(stderr, "rnnrep zoo: --slice wants A:B, not '%s'\n", v), 2;
+            last = (size_t)strtoull(end + 1, &end, 10);
+            if (*end) return fprintf(stderr, "rnnrep zoo: --slice wants A:B, not '%s'\n", v), 2;
+        } else if (!strcmp(o, "--snapshots")) {
+            const char *p = v;
+            for (int k = 0; k < ZOO_SNAPSHOTS; k++) {
+                char *end;
+                s.snapshot[k] = (size_t)strtoull(p, &end, 10);
+                if (end == p || (k < ZOO_SNAPSHOTS - 1 && *end != ',') || (k == ZOO_SNAPSHOTS - 1 && *end))
+                    return fprintf(stderr, "rnnrep zoo: --snapshots wants 9 comma-separated steps, not '%s'\n", v), 2;
+                p = end + 1;
+            }
+            snapshots_given = 1;
+        } else return fprintf(stderr, "rnnrep zoo: unknown option '%s'\n\n%s", o, zoo_help), 2;
+    }
+    if (rc) return rc;
+    if (!out) return fprintf(stderr, "rnnrep zoo: --out DIR is required\n"), 2;
+    if (steps_given && !snapshots_given) zoo_scale_snapshots(&s);
+    if (last == SIZE_MAX) last = s.runs;
+    if (zoo_settings_check(&s, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 2;
+    if (first >= last || last > s.runs) return fprintf(stderr, "rnnrep zoo: slice %zu:%zu is outside the %zu runs\n", first, last, s.runs), 2;
+    if (jobs > 1 && last - first > 1) return zoo_jobs(program_path, argc, argv, &s, out, first, last, jobs < last - first ? jobs : last - first);
+    char label[64];
+    snprintf(label, sizeof label, "zoo %s %zu:%zu", argv[0], first, last);
+    Progress p = {label, rr_seconds(), 0, isatty(fileno(stderr)), 1};
+    if (zoo_generate(&s, out, first, last, resume, progress_report, &p, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
+    return 0;
+}
+
+/* ========================================================================================
  * Commands and their help
  * ====================================================================================== */
 
@@ -343,6 +534,7 @@ typedef struct Command {
 } Command;
 
 static const Command commands[] = {
+    {"zoo", cmd_zoo, "generate, merge and describe model zoos", zoo_help},
     {"models", cmd_models, "the networks, their properties and parameter counts",
      "usage: rnnrep models\n"
      "\n"
@@ -381,6 +573,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    program_path = argv[0];
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -399,10 +592,6 @@ int main(int argc, char **argv)
             if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
                 fputs(commands[i].help, stdout);
                 return 0;
-            }
-            if (argv[j][0] == '-') {
-                fprintf(stderr, "rnnrep %s: unknown option '%s'\n\n%s", commands[i].name, argv[j], commands[i].help);
-                return 2;
             }
         }
         return commands[i].run(argc - 2, argv + 2);

@@ -301,7 +301,7 @@ typedef enum ZooTensor {
     ZOO_W_IH1, ZOO_W_HH1, ZOO_B_IH1, ZOO_B_HH1,
     ZOO_LINEAR_W, ZOO_LINEAR_B, ZOO_NUM_TENSORS
 } ZooTensor;
-extern const char *const zoo_tensor_names[ZOO_NUM_TENSORS]; /* "weight_ih_l0", ..., "linear.bias" */
+extern const char *const zoo_tensor_names[ZOO_NUM_TENSORS]; /* "lstm.weight_ih_l0", ..., "linear.bias" */
 
 size_t zoo_num_params(ZooShape s);                          /* P */
 /* Where tensor k sits in the flat θ: offset, rows and columns (cols = 1 for biases). */
@@ -652,5 +652,51 @@ int mnist_is_train(uint64_t index);
 /* Writes the indices in 0..n-1 of one side of that split (train != 0: training) into idx
  * (room for n), in increasing order, and returns how many. */
 size_t mnist_split_indices(size_t n, int train, size_t *idx);
+
+/* ------------------------------------------------------------------------------------------
+ * Model zoos (zoo/zoo.c, SPEC.md §2): many independent training runs of the zoo RNN, each on
+ * its own task, with 9 snapshots per run, stored in the released layout (SPEC.md §2.3).
+ * Run r draws everything (task, initialisation, batches, samples) from its own RNG stream
+ * seeded by (seed, r), so any slicing of the runs gives the same rows.
+ * ---------------------------------------------------------------------------------------- */
+typedef enum ZooKind { ZOO_KIND_FORMAL, ZOO_KIND_MNIST } ZooKind;
+#define ZOO_SNAPSHOTS 9
+
+typedef struct ZooSettings {
+    ZooKind kind;
+    char preset[16];                 /* "paper", "small", "tiny" or "custom" */
+    size_t runs;                     /* paper: 1000 */
+    size_t steps;                    /* paper: 20000 (20,001 updates; the last snapshot's step) */
+    size_t snapshot[ZOO_SNAPSHOTS];  /* paper: 0 100 200 500 1000 2000 5000 10000 20000 */
+    size_t batch;                    /* 32 */
+    size_t samples;                  /* formal: sequences sampled for the accuracy (1000) */
+    size_t stored;                   /* rollouts / images stored per snapshot (100) */
+    size_t eval_batches, eval_batch; /* MNIST: up to 13 batches of 1000 images per metric */
+    uint64_t seed;
+    char mnist_dir[512];             /* MNIST IDX directory; "" = the vendored zoo/data/mnist10k */
+} ZooSettings;
+
+/* The named preset's settings (snapshot steps scaled with the steps). */
+int zoo_settings_preset(ZooSettings *s, ZooKind kind, const char *preset, char *err);
+/* Snapshot steps: the paper's 0 100 200 500 1000 2000 5000 10000 20000 scaled to s->steps. */
+void zoo_scale_snapshots(ZooSettings *s);
+/* Checks settings (snapshots increasing, last = steps, ...); RR_OK or a message. */
+int zoo_settings_check(const ZooSettings *s, char *err);
+
+/* Called after each run and during training, for progress reports. */
+typedef void (*ZooProgress)(void *ctx, size_t runs_done, size_t runs_total, size_t steps_done_in_run,
+                            size_t steps_per_run);
+
+/* Runs [first, last) into dir (created if missing), appending each run's 9 rows to every file
+ * when the run is complete. resume: continue a directory that holds the same settings and a
+ * prefix of these runs (files that disagree are cut back to the last run all of them hold).
+ * Without resume, dir must not hold a zoo already. */
+int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t last, int resume,
+                 ZooProgress progress, void *progress_ctx, char *err);
+/* Concatenates zoo directories (slices of one zoo, in run order) into out. */
+int zoo_merge(const char *out, const char *const *parts, size_t n, char *err);
+/* Prints what a zoo holds (ours or an official release): kind, runs, snapshots, tasks, and
+ * the accuracy distribution per snapshot step. */
+int zoo_info(const char *dir, FILE *out, char *err);
 
 #endif /* RNNREP_H */

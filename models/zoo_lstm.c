@@ -12,9 +12,11 @@
 const ZooShape ZOO_FORMAL = {6, 32, 6};
 const ZooShape ZOO_MNIST = {16, 32, 10};
 
+/* The state_dict keys of the official RNNFast module (self.lstm = nn.LSTM, self.linear =
+ * nn.Linear), whose named_parameters() order is the flat order of the released zoos. */
 const char *const zoo_tensor_names[ZOO_NUM_TENSORS] = {
-    "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
-    "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1",
+    "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
+    "lstm.weight_ih_l1", "lstm.weight_hh_l1", "lstm.bias_ih_l1", "lstm.bias_hh_l1",
     "linear.weight", "linear.bias",
 };
 
@@ -42,8 +44,8 @@ void zoo_lstm_init(ZooLstm *m, ZooShape s, Rng *rng)
     m->shape = s;
     paramset_init(&m->params, "zoo_lstm");
     /* Declaration order is the flat order of SPEC.md §1. */
-    lstm_layer_declare(&m->layer[0], &m->params, "", "_l0", s.I, s.H);
-    lstm_layer_declare(&m->layer[1], &m->params, "", "_l1", s.H, s.H);
+    lstm_layer_declare(&m->layer[0], &m->params, "lstm.", "_l0", s.I, s.H);
+    lstm_layer_declare(&m->layer[1], &m->params, "lstm.", "_l1", s.H, s.H);
     linear_declare(&m->head, &m->params, "linear", s.H, s.O, 1);
     paramset_finalize(&m->params);
     lstm_layer_init(&m->layer[0], rng);

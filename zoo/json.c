@@ -1,0 +1,149 @@
+/*
+ * json.c — a small writer for flat JSON settings files (args.json), in the layout of Python's
+ * json.dump(d, f): {"key": value, "key": [1, 2]} with ", " and ": " separators, no newline.
+ * Output goes to "path.tmp" and is renamed over path at the end, so readers never see half a
+ * file. Non-ASCII bytes are written as they are (valid UTF-8 JSON; Python would escape them).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rnnrep.h"
+
+/* Python's repr of a float: the fewest significant digits (1..17) that read back to exactly
+ * x; positional notation when the decimal exponent X is in [-4, 16), with ".0" if integral;
+ * otherwise d.ddde+XX. NaN and infinities as Python's json writes them. */
+void json_format_double(double x, char *buf, size_t len)
+{
+    if (x != x) { snprintf(buf, len, "NaN"); return; }
+    if (isinf(x)) { snprintf(buf, len, x > 0 ? "Infinity" : "-Infinity"); return; }
+    char e[40];
+    int digits = 1;
+    for (; digits < 17; digits++) {
+        snprintf(e, sizeof e, "%.*e", digits - 1, x);
+        if (strtod(e, NULL) == x) break;
+    }
+    snprintf(e, sizeof e, "%.*e", digits - 1, x);
+    int X = atoi(strchr(e, 'e') + 1);
+    if (X < -4 || X >= 16) { snprintf(buf, len, "%s", e); return; }
+    int decimals = digits - 1 - X;
+    snprintf(buf, len, "%.*f", decimals > 0 ? decimals : 0, x);
+    if (!strchr(buf, '.') && strlen(buf) + 3 <= len) strcat(buf, ".0");
+}
+
+static void put(JsonWriter *w, const char *s)
+{
+    if (w->fp && fputs(s, w->fp) == EOF) w->failed = 1;
+}
+
+static void put_string(JsonWriter *w, const char *s)
+{
+    char esc[8];
+    put(w, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        const char *short_form = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                               : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+        if (short_form) put(w, short_form);
+        else if (c < 0x20 || c == 0x7f) { snprintf(esc, sizeof esc, "\\u%04x", c); put(w, esc); }
+        else { esc[0] = (char)c; esc[1] = '\0'; put(w, esc); }
+    }
+    put(w, "\"");
+}
+
+static void member(JsonWriter *w, const char *key)
+{
+    if (w->members++) put(w, ", ");
+    put_string(w, key);
+    put(w, ": ");
+}
+
+int json_begin(JsonWriter *w, const char *path, char *err)
+{
+    memset(w, 0, sizeof *w);
+    size_t n = strlen(path);
+    w->path = rr_malloc(n + 1, "path");
+    w->tmp_path = rr_malloc(n + 5, "path");
+    memcpy(w->path, path, n + 1);
+    sprintf(w->tmp_path, "%s.tmp", path);
+    w->fp = fopen(w->tmp_path, "wb");
+    if (!w->fp) {
+        int rc = rr_error(err, RR_ERR_OPEN, "%s: cannot create: %s", w->tmp_path, strerror(errno));
+        free(w->path);
+        free(w->tmp_path);
+        memset(w, 0, sizeof *w);
+        return rc;
+    }
+    put(w, "{");
+    return RR_OK;
+}
+
+void json_string(JsonWriter *w, const char *key, const char *value)
+{
+    member(w, key);
+    put_string(w, value);
+}
+
+void json_int(JsonWriter *w, const char *key, int64_t value)
+{
+    char buf[32];
+    member(w, key);
+    snprintf(buf, sizeof buf, "%lld", (long long)value);
+    put(w, buf);
+}
+
+void json_double(JsonWriter *w, const char *key, double value)
+{
+    char buf[40];
+    member(w, key);
+    json_format_double(value, buf, sizeof buf);
+    put(w, buf);
+}
+
+void json_bool(JsonWriter *w, const char *key, int value)
+{
+    member(w, key);
+    put(w, value ? "true" : "false");
+}
+
+void json_ints(JsonWriter *w, const char *key, const int64_t *values, size_t n)
+{
+    char buf[32];
+    member(w, key);
+    put(w, "[");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(buf, sizeof buf, "%s%lld", i ? ", " : "", (long long)values[i]);
+        put(w, buf);
+    }
+    put(w, "]");
+}
+
+void json_doubles(JsonWriter *w, const char *key, const double *values, size_t n)
+{
+    char buf[40];
+    member(w, key);
+    put(w, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) put(w, ", ");
+        json_format_double(values[i], buf, sizeof buf);
+        put(w, buf);
+    }
+    put(w, "]");
+}
+
+int json_end(JsonWriter *w, char *err)
+{
+    int rc = RR_OK;
+    if (!w->fp) return rr_error(err, RR_ERR_IO, "json_end: writer is not open");
+    put(w, "}");
+    if (fclose(w->fp)) w->failed = 1;
+    if (w->failed) rc = rr_error(err, RR_ERR_IO, "%s: write failed: %s", w->tmp_path, strerror(errno));
+    else if (rr_replace_file(w->tmp_path, w->path))
+        rc = rr_error(err, RR_ERR_IO, "%s: cannot rename to %s: %s", w->tmp_path, w->path, strerror(errno));
+    if (rc) remove(w->tmp_path);
+    free(w->path);
+    free(w->tmp_path);
+    memset(w, 0, sizeof *w);
+    return rc;
+}
