@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h> /* ftruncate */
 
 #include "rnnrep.h"
 
@@ -510,13 +511,18 @@ static int open_zoo_files(const ZooSettings *s, const char *dir, int resume, Npy
         size_t runs = files[i].array.shape[0] / ZOO_SNAPSHOTS;
         held = runs < held ? runs : held;
     }
-    for (size_t i = 0; i < n; i++) /* an interrupted append may have completed some files only */
+    for (size_t i = 0; i < n; i++) { /* an interrupted append may have completed some files only */
         if (files[i].array.shape[0] != held * ZOO_SNAPSHOTS) {
             char dummy = 0;
             files[i].array.shape[0] = held * ZOO_SNAPSHOTS;
             int rc = npy_append(&files[i], &dummy, 0, err);
             if (rc) return rc;
         }
+        /* and may have left bytes of a run behind the last complete one */
+        long end = (long)(files[i].header_bytes + held * ZOO_SNAPSHOTS * files[i].row_bytes);
+        if (fflush(files[i].fp) || ftruncate(fileno(files[i].fp), end))
+            return rr_error(err, RR_ERR_IO, "%s: cannot cut back to %zu complete runs: %s", files[i].path, held, strerror(errno));
+    }
     *runs_held = held;
     return RR_OK;
 }
