@@ -6,8 +6,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <sys/stat.h>
 #include <unistd.h> /* isatty: progress lines redraw on a terminal, and stay sparse in logs */
 
 #include "rnnrep.h"
@@ -28,13 +26,15 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Runs fn until one repeat takes about 0.1 s, then 7 repeats (3 when one call takes over a
- * second); prints the median. */
+/* After two warm-up calls, finds how many calls take about 0.1 s, then times 7 such repeats
+ * (3 single calls when one call takes over a second); prints the median per call. */
 static void bench_run(const char *name, double flops, BenchFn fn, void *ctx)
 {
     double times[7], t0 = rr_seconds();
     long iters = 1;
-    fn(ctx); /* warm-up */
+    fn(ctx); /* warm-up: the first call sizes the tape's arena, the second settles in it */
+    t0 = rr_seconds();
+    fn(ctx);
     int repeats = rr_seconds() - t0 > 1.0 ? 3 : 7;
     while (repeats == 7) {
         t0 = rr_seconds();
@@ -276,7 +276,7 @@ static int cmd_models(int argc, char **argv)
         printf("%-16s %-14s %-10s %-10s %12zu %12zu\n", encoder_names[k], encoder_facts[k].type,
                encoder_facts[k].invariant ? "yes" : "no", encoder_facts[k].universal ? "yes" : "no",
                encoder_param_count((EncoderKind)k, ZOO_FORMAL), encoder_param_count((EncoderKind)k, ZOO_MNIST));
-    printf("%-16s %-14s %-10s %-10s %12zu %12zu\n", "zoo-lstm", "(the RNN θ)", "-", "-", zf.params.n, zm.params.n);
+    printf("%-16s %-14s %-10s %-10s %12zu %12zu\n", "zoo-lstm", "(the RNN)", "-", "-", zf.params.n, zm.params.n);
     printf("%-16s %-14s %-10s %-10s %12zu %12zu\n", "emulator", "(decoder)", "-", "-", ef.params.n, emm.params.n);
     zoo_lstm_free(&zf);
     zoo_lstm_free(&zm);
@@ -414,8 +414,7 @@ static int zoo_jobs(const char *self, int argc, char **argv, const ZooSettings *
     size_t used = 0, n = last - first;
     if (strchr(out, '\'') || strchr(self, '\'')) return fprintf(stderr, "rnnrep zoo: --jobs needs paths without quotes\n"), 1;
     snprintf(dir, sizeof dir, "%s/.slices", out);
-    if ((mkdir(out, 0777) && errno != EEXIST) || (mkdir(dir, 0777) && errno != EEXIST))
-        return fprintf(stderr, "rnnrep zoo: cannot create %s: %s\n", dir, strerror(errno)), 1;
+    if (rr_make_dir(out, err) || rr_make_dir(dir, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
     for (size_t j = 0; j < jobs; j++) {
         size_t a = first + n * j / jobs, b = first + n * (j + 1) / jobs;
         used += (size_t)snprintf(cmd + used, sizeof cmd - used, "'%s' zoo", self);
@@ -523,6 +522,23 @@ static int cmd_zoo(int argc, char **argv)
 }
 
 /* ========================================================================================
+ * golden: regenerate the reference fixtures
+ * ====================================================================================== */
+
+static int cmd_golden(int argc, char **argv)
+{
+    const char *dir = "golden";
+    char err[RR_ERRLEN];
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--out") && i + 1 < argc) dir = argv[++i];
+        else return fprintf(stderr, "rnnrep golden: unknown argument '%s'\n", argv[i]), 2;
+    }
+    if (golden_write(dir, err)) return fprintf(stderr, "rnnrep golden: %s\n", err), 1;
+    printf("wrote %s/ and %s/README.md\n", dir, dir);
+    return 0;
+}
+
+/* ========================================================================================
  * Commands and their help
  * ====================================================================================== */
 
@@ -534,6 +550,12 @@ typedef struct Command {
 } Command;
 
 static const Command commands[] = {
+    {"golden", cmd_golden, "regenerate the reference fixtures in golden/",
+     "usage: rnnrep golden [--out DIR]\n"
+     "\n"
+     "Recomputes every fixture (each network at reduced widths, with inputs, outputs, a loss and\n"
+     "all gradients; an AdamW trajectory) deterministically and writes them as float32 .npy\n"
+     "files with a README.md that documents each array and parameter layout. Default DIR golden.\n"},
     {"zoo", cmd_zoo, "generate, merge and describe model zoos", zoo_help},
     {"models", cmd_models, "the networks, their properties and parameter counts",
      "usage: rnnrep models\n"

@@ -456,6 +456,8 @@ int rr_error(char *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Creates directory dir unless it exists (POSIX mkdir); RR_OK or a message naming dir. */
+int rr_make_dir(const char *dir, char *err);
 /* rename(from, to), replacing an existing file (for atomic writes via "path.tmp"); 0 on success. */
 int rr_replace_file(const char *from, const char *to);
 
@@ -698,5 +700,14 @@ int zoo_merge(const char *out, const char *const *parts, size_t n, char *err);
 /* Prints what a zoo holds (ours or an official release): kind, runs, snapshots, tasks, and
  * the accuracy distribution per snapshot step. */
 int zoo_info(const char *dir, FILE *out, char *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Golden fixtures (zoo/golden.c): every network at reduced widths with its inputs, outputs,
+ * a loss and all gradients, as float32 .npy files, plus golden/README.md describing them.
+ * ---------------------------------------------------------------------------------------- */
+int golden_write(const char *dir, char *err);
+/* Recomputes every fixture and compares it with dir, one line per array on log (may be
+ * NULL); *mismatches counts arrays over the tolerance. RR_OK unless a file is unreadable. */
+int golden_compare(const char *dir, FILE *log, size_t *mismatches, char *err);
 
 #endif /* RNNREP_H */

@@ -471,7 +471,7 @@ static int same_file_contents(const char *a, const char *b)
     return same;
 }
 
-static int make_dir(const char *dir, char *err)
+int rr_make_dir(const char *dir, char *err)
 {
     if (mkdir(dir, 0777) == 0 || errno == EEXIST) return RR_OK;
     return rr_error(err, RR_ERR_OPEN, "%s: cannot create directory: %s", dir, strerror(errno));
@@ -534,7 +534,7 @@ int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t las
     if (rc) return rc;
     if (first >= last || last > s->runs)
         return rr_error(err, RR_ERR_FORMAT, "slice %zu:%zu is empty or outside the %zu runs", first, last, s->runs);
-    if ((rc = make_dir(dir, err))) return rc;
+    if ((rc = rr_make_dir(dir, err))) return rc;
     char args[1024], fresh[1024];
     path_join(args, sizeof args, dir, "args.json");
     path_join(fresh, sizeof fresh, dir, "args.json.new");
@@ -614,7 +614,7 @@ int zoo_merge(const char *out, const char *const *parts, size_t n, char *err)
         if (!same_file_contents(path, other))
             return rr_error(err, RR_ERR_FORMAT, "%s and %s differ: slices of one zoo share their settings", path, other);
     }
-    if ((rc = make_dir(out, err))) return rc;
+    if ((rc = rr_make_dir(out, err))) return rc;
     path_join(other, sizeof other, out, "args.json");
     FILE *probe = fopen(other, "rb");
     if (probe) {
