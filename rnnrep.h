@@ -701,6 +701,11 @@ int zoo_merge(const char *out, const char *const *parts, size_t n, char *err);
  * the accuracy distribution per snapshot step. */
 int zoo_info(const char *dir, FILE *out, char *err);
 
+/* A network's parameters as one .npy file, <f4 (n,), in its ParamSet's order (zoo/checkpoint.c).
+ * Loading checks the count and names the file on any mismatch. */
+int params_save(const ParamSet *ps, const char *path, char *err);
+int params_load(ParamSet *ps, const char *path, char *err);
+
 /* ------------------------------------------------------------------------------------------
  * Golden fixtures (zoo/golden.c): every network at reduced widths with its inputs, outputs,
  * a loss and all gradients, as float32 .npy files, plus golden/README.md describing them.

@@ -11,8 +11,32 @@ static int same_bytes(const char *a, const char *b)
     return system(cmd) == 0;
 }
 
+/* Every network's parameters survive a save and load, and a wrong file is refused. */
+static void check_save_load(void)
+{
+    char err[RR_ERRLEN];
+    Rng rng;
+    rng_seed(&rng, 3);
+    Emulator a, b;
+    emulator_init(&a, ZOO_FORMAL, 16, 16, &rng);
+    emulator_init(&b, ZOO_FORMAL, 16, 16, &rng);
+    CHECK(params_save(&a.params, "build/emulator.npy", err) == RR_OK, "save: %s", err);
+    CHECK(params_load(&b.params, "build/emulator.npy", err) == RR_OK, "load: %s", err);
+    int same = 1; /* stored as float32: equal after that rounding */
+    for (size_t i = 0; i < a.params.n; i++) same &= (float)a.params.data[i] == (float)b.params.data[i];
+    CHECK(same, "loaded parameters equal the saved ones");
+    ZooLstm z;
+    zoo_lstm_init(&z, ZOO_FORMAL, &rng);
+    CHECK(params_load(&z.params, "build/emulator.npy", err) != RR_OK && strstr(err, "build/emulator.npy") && strstr(err, "13766"),
+          "a file of another network is refused: %s", err);
+    zoo_lstm_free(&z);
+    emulator_free(&a);
+    emulator_free(&b);
+}
+
 int main(void)
 {
+    check_save_load();
     char err[RR_ERRLEN];
     size_t mismatches = 0;
     int rc = golden_compare("golden", stdout, &mismatches, err);
