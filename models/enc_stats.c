@@ -1,0 +1,101 @@
+/*
+ * enc_stats.c — the layer-wise statistics encoder (SPEC.md §3.1): mechanistic, invariant
+ * under the hidden-neuron permutations (every statistic is a function of the multiset of a
+ * tensor's entries), but not universal.
+ *
+ *   features = for each of the 10 tensors of θ, in the flat order (weight_ih_l0, weight_hh_l0,
+ *              bias_ih_l0, ..., linear.bias):
+ *                [mean, unbiased variance, quantile 0, .25, .5, .75, 1]      (B, 70)
+ *   E(θ)     = Linear(70, h) → ReLU → (hidden_layers - 1) × [Linear(h, h) → ReLU] → Linear(h, E)
+ *
+ * As the official ParameterStatisticsEncoder: tensor-major feature order (tensor k, statistic j
+ * at 7k + j), torch.var (divisor n - 1), torch.quantile (linear interpolation), and the MLP is
+ * an nn.Sequential named mlp_model whose Linear layers sit at the even indices 0, 2, 4, ...
+ * The features are computed off the tape, in double: no gradient flows into θ (sorting is
+ * piecewise constant anyway).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/encoders.h"
+
+#define STATS_PER_TENSOR 7
+static const double quantile_levels[5] = {0, 0.25, 0.5, 0.75, 1};
+
+typedef struct StatsEncoder {
+    size_t n_linear;  /* hidden_layers + 1 */
+    Linear mlp[];     /* mlp_model.0, mlp_model.2, ... */
+} StatsEncoder;
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* torch.lerp(a, b, w): a + w (b - a) for |w| < 0.5, else b - (b - a)(1 - w), which is exact at
+ * both ends. */
+static double lerp(double a, double b, double w) { return fabs(w) < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w); }
+
+/* The 7 statistics of x[0..n-1] (n >= 2) into out. sorted: scratch of n doubles.
+ *   mean = Σ x / n;   var = Σ (x - mean)^2 / (n - 1)   (two passes, in double)
+ *   quantile q: position p = q (n - 1) in the sorted values s, s[floor p] interpolated
+ *   linearly towards s[ceil p] by p - floor p (torch.quantile's default 'linear'). */
+static void tensor_statistics(const real *x, size_t n, double *sorted, real *out)
+{
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) sum += x[i];
+    double mean = sum / (double)n;
+    for (size_t i = 0; i < n; i++) sq += ((double)x[i] - mean) * ((double)x[i] - mean);
+    out[0] = (real)mean;
+    out[1] = (real)(sq / (double)(n - 1));
+    for (size_t i = 0; i < n; i++) sorted[i] = x[i];
+    qsort(sorted, n, sizeof *sorted, compare_double);
+    for (int j = 0; j < 5; j++) {
+        double p = quantile_levels[j] * (double)(n - 1);
+        size_t lo = (size_t)floor(p), hi = (size_t)ceil(p);
+        out[2 + j] = (real)lerp(sorted[lo], sorted[hi], p - (double)lo);
+    }
+}
+
+void stats_encoder_init(Encoder *enc, Rng *rng)
+{
+    const EncoderConfig *c = &enc->cfg;
+    if (c->hidden_layers < 1) rr_fatal("stats encoder: hidden_layers must be at least 1");
+    size_t n = c->hidden_layers + 1;
+    StatsEncoder *s = rr_malloc(sizeof *s + n * sizeof s->mlp[0], "stats encoder");
+    s->n_linear = n;
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "mlp_model.%zu", 2 * i);
+        size_t in = i == 0 ? ZOO_NUM_TENSORS * STATS_PER_TENSOR : c->hidden, out = i + 1 == n ? c->embed : c->hidden;
+        linear_declare(&s->mlp[i], &enc->params, name, in, out, 1);
+    }
+    paramset_finalize(&enc->params);
+    for (size_t i = 0; i < n; i++) linear_init(&s->mlp[i], rng);
+    enc->impl = s;
+}
+
+Tensor *stats_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace)
+{
+    const StatsEncoder *s = enc->impl;
+    size_t B = theta->shape[0], P = theta->shape[1], F = ZOO_NUM_TENSORS * STATS_PER_TENSOR;
+    (void)trace;
+    Tensor *x = tensor_new(t, 2, (size_t[]){B, F}, 0); /* (B, 70), data: no gradient to θ */
+    double *sorted = rr_malloc(P * sizeof *sorted, "stats encoder scratch");
+    for (size_t b = 0; b < B; b++)
+        for (int k = 0; k < ZOO_NUM_TENSORS; k++) {
+            size_t off, rows, cols;
+            zoo_tensor_layout(enc->cfg.zoo, (ZooTensor)k, &off, &rows, &cols);
+            if (rows * cols < 2) rr_fatal("stats encoder: %s has one entry, its variance is undefined", zoo_tensor_names[k]);
+            tensor_statistics(theta->data + b * P + off, rows * cols, sorted, x->data + b * F + (size_t)k * STATS_PER_TENSOR);
+        }
+    free(sorted);
+    for (size_t i = 0; i < s->n_linear; i++) {
+        x = linear_forward(t, &s->mlp[i], x);               /* (B, h), last (B, E) */
+        if (i + 1 < s->n_linear) x = op_relu(t, x);
+    }
+    return x;
+}
