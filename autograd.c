@@ -344,82 +344,54 @@ void tape_backward(Tape *t, Tensor *loss)
 
 /* ========================================================================================
  * Elementwise binary ops with broadcasting: b is right-aligned with a and each of its dims
- * equals a's or is 1. bmap gives, for an index of a, the index of b.
+ * equals a's or is 1. For a different shape, index[i] is the element of b that meets
+ * element i of a, walked out once per op like an odometer (no division per element).
  * ====================================================================================== */
 
-typedef struct Broadcast {
-    int kind;                 /* 0: same shape, 1: b is a trailing block (i % nb), 2: general */
-    size_t nb;
-    size_t a_stride[RR_MAXDIM], b_stride[RR_MAXDIM], ndim;
-} Broadcast;
-
-static Broadcast broadcast_plan(const char *name, const Tensor *a, const Tensor *b)
+/* Checks the shapes; returns NULL when b has a's size (elementwise), else the index map
+ * (malloc'd, a->size entries). */
+static size_t *broadcast_index(const char *name, const Tensor *a, const Tensor *b)
 {
-    Broadcast p;
-    memset(&p, 0, sizeof p);
     if (b->ndim > a->ndim) shape_error(name, a, b, "cannot broadcast the second into the first");
-    int off = a->ndim - b->ndim, suffix = 1;
-    for (int i = 0; i < b->ndim; i++) {
-        size_t da = a->shape[off + i], db = b->shape[i];
-        if (db != da && db != 1) shape_error(name, a, b, "cannot broadcast the second into the first");
-        if (db != da) suffix = 0;
+    int off = a->ndim - b->ndim, nd = a->ndim;
+    size_t stride[RR_MAXDIM], count[RR_MAXDIM] = {0}, sb = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        size_t db = i >= off ? b->shape[i - off] : 1;
+        if (db != a->shape[i] && db != 1) shape_error(name, a, b, "cannot broadcast the second into the first");
+        stride[i] = db == 1 ? 0 : sb;
+        sb *= db;
     }
-    p.nb = b->size;
-    p.ndim = (size_t)a->ndim;
-    if (a->size == b->size) p.kind = 0;
-    else if (suffix) p.kind = 1;
-    else {
-        p.kind = 2;
-        size_t sa = 1, sb = 1;
-        for (int i = a->ndim - 1; i >= 0; i--) {
-            int j = i - off;
-            size_t db = j >= 0 ? b->shape[j] : 1;
-            p.a_stride[i] = sa;
-            p.b_stride[i] = db == 1 ? 0 : sb;
-            sa *= a->shape[i];
-            sb *= db;
+    if (a->size == b->size) return NULL;
+    size_t *index = rr_malloc(a->size * sizeof *index, "broadcast index"), j = 0;
+    for (size_t i = 0; i < a->size; i++) {
+        index[i] = j;
+        for (int d = nd - 1; d >= 0; d--) { /* next index of a: carry through the dims */
+            j += stride[d];
+            if (++count[d] < a->shape[d]) break;
+            j -= count[d] * stride[d];
+            count[d] = 0;
         }
     }
-    return p;
-}
-
-static size_t bmap(const Broadcast *p, const Tensor *a, size_t i)
-{
-    if (p->kind == 0) return i;
-    if (p->kind == 1) return i % p->nb;
-    size_t j = 0;
-    for (size_t d = 0; d < p->ndim; d++) j += (i / p->a_stride[d] % a->shape[d]) * p->b_stride[d];
-    return j;
-}
-
-/* db[bmap(i)] += sign * g[i] * scale_by[i] (scale_by NULL: 1), summed in double first. */
-static void accumulate_broadcast(const Broadcast *p, const Tensor *a, real *db, const real *g,
-                                 const real *scale_by, real sign)
-{
-    double *acc = calloc(p->nb, sizeof *acc);
-    if (!acc) rr_fatal("out of memory in a broadcast gradient");
-    for (size_t i = 0; i < a->size; i++)
-        acc[bmap(p, a, i)] += (double)g[i] * (scale_by ? (double)scale_by[i] : 1.0);
-    for (size_t j = 0; j < p->nb; j++) db[j] += (real)(sign * acc[j]);
-    free(acc);
+    return index;
 }
 
 static Tensor *binary(Tape *t, OpKind op, const char *name, Tensor *a, Tensor *b)
 {
-    Broadcast p = broadcast_plan(name, a, b);
+    size_t *index = broadcast_index(name, a, b);
     Tensor *out = result(t, a->ndim, a->shape, a, b);
     const real *x = a->data, *y = b->data;
     real *z = out->data;
-    if (p.kind == 0) {
-        if (op == OP_ADD) for (size_t i = 0; i < a->size; i++) z[i] = x[i] + y[i];
-        if (op == OP_SUB) for (size_t i = 0; i < a->size; i++) z[i] = x[i] - y[i];
-        if (op == OP_MUL) for (size_t i = 0; i < a->size; i++) z[i] = x[i] * y[i];
+    size_t n = a->size;
+    if (!index) {
+        if (op == OP_ADD) for (size_t i = 0; i < n; i++) z[i] = x[i] + y[i];
+        if (op == OP_SUB) for (size_t i = 0; i < n; i++) z[i] = x[i] - y[i];
+        if (op == OP_MUL) for (size_t i = 0; i < n; i++) z[i] = x[i] * y[i];
     } else {
-        for (size_t i = 0; i < a->size; i++) {
-            real v = y[bmap(&p, a, i)];
-            z[i] = op == OP_ADD ? x[i] + v : op == OP_SUB ? x[i] - v : x[i] * v;
-        }
+        if (op == OP_ADD) for (size_t i = 0; i < n; i++) z[i] = x[i] + y[index[i]];
+        if (op == OP_SUB) for (size_t i = 0; i < n; i++) z[i] = x[i] - y[index[i]];
+        if (op == OP_MUL) for (size_t i = 0; i < n; i++) z[i] = x[i] * y[index[i]];
     }
+    free(index);
     if (out->grad) push(t, op, out, a, b);
     return out;
 }
@@ -429,27 +401,29 @@ Tensor *op_sub(Tape *t, Tensor *a, Tensor *b) { return binary(t, OP_SUB, "sub", 
 Tensor *op_mul(Tape *t, Tensor *a, Tensor *b) { return binary(t, OP_MUL, "mul", a, b); }
 
 /* z = a + b, z = a - b: da += g; db += ±g summed over broadcast dims.
- * z = a * b: da += g * b; db += g * a summed over broadcast dims. */
+ * z = a * b: da += g * b; db += g * a summed over broadcast dims (in double, then added). */
 static void binary_backward(TapeEntry *e)
 {
-    Tensor *a = e->in[0], *b = e->in[1], *out = e->out;
-    Broadcast p = broadcast_plan("backward", a, b);
-    const real *g = out->grad;
+    Tensor *a = e->in[0], *b = e->in[1];
+    size_t *index = broadcast_index("backward", a, b), n = a->size;
+    const real *g = e->out->grad;
+    int mul = e->op == OP_MUL;
     if (a->grad) {
-        if (e->op == OP_MUL)
-            for (size_t i = 0; i < a->size; i++) a->grad[i] += g[i] * b->data[bmap(&p, a, i)];
-        else
-            for (size_t i = 0; i < a->size; i++) a->grad[i] += g[i];
+        if (mul) for (size_t i = 0; i < n; i++) a->grad[i] += g[i] * b->data[index ? index[i] : i];
+        else for (size_t i = 0; i < n; i++) a->grad[i] += g[i];
     }
     if (b->grad) {
         real sign = e->op == OP_SUB ? -1 : 1;
-        const real *by = e->op == OP_MUL ? a->data : NULL;
-        if (p.kind == 0) {
-            for (size_t i = 0; i < a->size; i++) b->grad[i] += sign * g[i] * (by ? by[i] : 1);
+        if (!index) {
+            for (size_t i = 0; i < n; i++) b->grad[i] += sign * g[i] * (mul ? a->data[i] : 1);
         } else {
-            accumulate_broadcast(&p, a, b->grad, g, by, sign);
+            double *acc = rr_calloc(b->size, sizeof *acc, "broadcast gradient");
+            for (size_t i = 0; i < n; i++) acc[index[i]] += (double)g[i] * (mul ? (double)a->data[i] : 1.0);
+            for (size_t j = 0; j < b->size; j++) b->grad[j] += (real)(sign * acc[j]);
+            free(acc);
         }
     }
+    free(index);
 }
 
 /* z = s * a: da += s * g */
@@ -684,17 +658,25 @@ enum { GEMM_MR = 6, GEMM_NR = 32 };
 #endif
 enum { GEMM_KC = 256, GEMM_MC = 120, GEMM_NC = 2048 };
 
+/* Both packers read their source along its rows (contiguous) and write into the small,
+ * cache-resident panel with a stride, whichever way the operand is transposed. */
 static void pack_a(size_t mc, size_t kc, const real *A, size_t lda, int trans_a, size_t i0, size_t k0,
                    real *restrict Ap)
 {
     for (size_t ip = 0; ip < mc; ip += GEMM_MR) {
         size_t mr = mc - ip < GEMM_MR ? mc - ip : GEMM_MR;
-        for (size_t k = 0; k < kc; k++) {
-            real *dst = Ap + ip * kc + k * GEMM_MR;
-            size_t i = 0;
-            for (; i < mr; i++) dst[i] = A_AT(i0 + ip + i, k0 + k);
-            for (; i < GEMM_MR; i++) dst[i] = 0;
-        }
+        real *panel = Ap + ip * kc;
+        if (mr < GEMM_MR) memset(panel, 0, kc * GEMM_MR * sizeof(real));
+        if (!trans_a)
+            for (size_t i = 0; i < mr; i++) {
+                const real *src = A + (i0 + ip + i) * lda + k0;
+                for (size_t k = 0; k < kc; k++) panel[k * GEMM_MR + i] = src[k];
+            }
+        else
+            for (size_t k = 0; k < kc; k++) {
+                const real *src = A + (k0 + k) * lda + i0 + ip;
+                for (size_t i = 0; i < mr; i++) panel[k * GEMM_MR + i] = src[i];
+            }
     }
 }
 
@@ -703,16 +685,15 @@ static void pack_b(size_t nc, size_t kc, const real *B, size_t ldb, int trans_b,
 {
     for (size_t jp = 0; jp < nc; jp += GEMM_NR) {
         size_t nr = nc - jp < GEMM_NR ? nc - jp : GEMM_NR;
-        for (size_t k = 0; k < kc; k++) {
-            real *dst = Bp + jp * kc + k * GEMM_NR;
-            size_t j = 0;
-            if (!trans_b && nr == GEMM_NR)
-                memcpy(dst, B + (k0 + k) * ldb + j0 + jp, GEMM_NR * sizeof(real));
-            else {
-                for (; j < nr; j++) dst[j] = B_AT(k0 + k, j0 + jp + j);
-                for (; j < GEMM_NR; j++) dst[j] = 0;
+        real *panel = Bp + jp * kc;
+        if (nr < GEMM_NR) memset(panel, 0, kc * GEMM_NR * sizeof(real));
+        if (trans_b)
+            for (size_t j = 0; j < nr; j++) {
+                const real *src = B + (j0 + jp + j) * ldb + k0;
+                for (size_t k = 0; k < kc; k++) panel[k * GEMM_NR + j] = src[k];
             }
-        }
+        else
+            for (size_t k = 0; k < kc; k++) memcpy(panel + k * GEMM_NR, B + (k0 + k) * ldb + j0 + jp, nr * sizeof(real));
     }
 }
 

@@ -210,6 +210,7 @@ static const char *const bench_names[] = {
 static int cmd_bench(int argc, char **argv)
 {
     for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-') return fprintf(stderr, "rnnrep bench: unknown option '%s' (see rnnrep bench --help)\n", argv[i]), 2;
         int known = 0;
         for (size_t b = 0; b < sizeof bench_names / sizeof *bench_names; b++)
             known |= strncmp(bench_names[b], argv[i], strlen(argv[i])) == 0;
@@ -571,14 +572,20 @@ static const Command commands[] = {
      "4 randomly initialised zoo RNNs, prints max |E(θ) - E(πθ)| / max |E(θ)|, where π is a\n"
      "random permutation of the hidden neurons of each LSTM layer (SPEC.md §1). Invariant\n"
      "encoders show rounding error only (about 1e-7 in float).\n"},
-    {"bench", cmd_bench, "time the kernels (and later the models)",
+    {"bench", cmd_bench, "time the kernels, the emulation training steps and the zoo steps",
      "usage: rnnrep bench [NAME...]\n"
      "\n"
      "Prints one tab-separated line per benchmark: name, milliseconds per iteration\n"
-     "(median of 7 repeats after a warm-up) and GFLOP/s. A NAME selects every benchmark\n"
-     "whose name starts with it. Benchmarks:\n"
+     "(median of 7 repeats after two warm-up calls; 3 repeats for calls over a second) and\n"
+     "GFLOP/s where the flop count is known (else 0). A NAME selects every benchmark whose\n"
+     "name starts with it. One thread, float. Benchmarks:\n"
      "  gemm-256-fast, gemm-256-naive    256x256x256 matrix product\n"
-     "  gemm-lstm-fast, gemm-lstm-naive  32x38 times 38x128, the zoo LSTM's gate product\n"},
+     "  gemm-lstm-fast, gemm-lstm-naive  32x38 times 38x128, the zoo LSTM's gate product\n"
+     "  zoo-step-formal, zoo-step-mnist  one AdamW update of a zoo RNN: batch 32, 41 / 50 steps\n"
+     "  step-ENCODER-formal, step-ENCODER-mnist   one emulation training step at the paper's\n"
+     "                     configuration (batch 64, encoder + emulator forward and backward,\n"
+     "                     AdamW) for ENCODER in stats, flat, transformer, dws,\n"
+     "                     noninteractive, interactive. The transformer needs about 7 GB.\n"},
 };
 enum { NUM_COMMANDS = sizeof commands / sizeof commands[0] };
 

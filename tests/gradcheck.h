@@ -3,7 +3,9 @@
  * build(t, ctx) must return a scalar loss computed from x (and anything else in ctx) on
  * tape t. The analytic gradient from tape_backward is compared with the central difference
  * (L(x + h) - L(x - h)) / 2h, element by element, signed: an element passes when
- * |analytic - numeric| <= tol * max(|analytic|, |numeric|) + 1e-7. The check fails when
+ * |analytic - numeric| <= tol * max(|analytic|, |numeric|) + 1e-7. The reported error is
+ * |analytic - numeric| / max(|analytic|, |numeric|, 1e-4), the floor keeping gradients that
+ * are zero up to rounding from dominating it. The check fails when
  * every analytic gradient it looked at is zero (a gradient that never flows is no proof). */
 #ifndef RNNREP_GRADCHECK_H
 #define RNNREP_GRADCHECK_H
@@ -41,12 +43,12 @@ static double gradcheck(const char *what, LossBuilder build, void *ctx, Tensor *
         x->data[i] = orig;
         double num = (lp - lm) / (2 * h), ana = analytic[i], diff = ana - num;
         double scale = fabs(ana) > fabs(num) ? fabs(ana) : fabs(num);
-        double rel = scale > 0 ? fabs(diff) / scale : 0;
+        double rel = fabs(diff) / (scale > 1e-4 ? scale : 1e-4);
         if (ana != 0) nonzero++;
         if (fabs(diff) > tol * scale + 1e-7) {
             if (bad++ < 3) printf("  %s[%zu]: analytic %.10g numeric %.10g\n", what, i, ana, num);
         }
-        if (fabs(diff) > 1e-7 && rel > worst) worst = rel;
+        if (rel > worst) worst = rel;
     }
     CHECK(bad == 0, "gradient of %s: %zu of %zu elements differ (max rel err %.3g)", what, bad, n, worst);
     CHECK(nonzero > 0, "gradient of %s: all %zu checked analytic gradients are zero", what, n);
