@@ -274,6 +274,18 @@ void linear_declare(Linear *l, ParamSet *ps, const char *name, size_t in, size_t
 void linear_init(const Linear *l, Rng *rng);     /* uniform(±1/sqrt(in)), as torch.nn.Linear */
 Tensor *linear_forward(Tape *t, const Linear *l, Tensor *x); /* (.., in) -> (.., out) */
 
+/* An MLP as an nn.Sequential named <prefix>: Linear(in, hidden) -> ReLU -> (hidden_layers - 1)
+ * x [Linear(hidden, hidden) -> ReLU] -> Linear(hidden, out); its Linear layers are
+ * "<prefix>.0", "<prefix>.2", ... (the ReLUs take the odd indices). */
+#define MLP_MAX_LINEAR 8
+typedef struct Mlp {
+    size_t n;                       /* hidden_layers + 1 Linear layers */
+    Linear linear[MLP_MAX_LINEAR];
+} Mlp;
+void mlp_declare(Mlp *m, ParamSet *ps, const char *prefix, size_t in, size_t hidden, size_t hidden_layers, size_t out);
+void mlp_init(const Mlp *m, Rng *rng);                       /* each Linear as torch */
+Tensor *mlp_forward(Tape *t, const Mlp *m, Tensor *x);       /* (.., in) -> (.., out) */
+
 typedef struct LstmLayer {
     Tensor *W_ih, *W_hh, *b_ih, *b_hh;  /* (G, in), (G, H), (G), (G) */
     size_t in, H;

@@ -99,9 +99,9 @@ typedef struct DwsLayer {
 } DwsLayer;
 
 typedef struct DwsEncoder {
-    size_t n_layers, n_linear;
+    size_t n_layers;
     DwsLayer *layer;  /* np_model.0, .2, ... */
-    Linear *mlp;      /* mlp_model.0, .2, ... */
+    Mlp mlp;          /* mlp_model */
 } DwsEncoder;
 
 /* The activations between layers: weights w[i] (B, C, rows, cols), biases b[i] (B, C, rows). */
@@ -172,13 +172,11 @@ void dws_encoder_init(Encoder *enc, Rng *rng)
     ZooShape z = c->zoo;
     if (c->dws_layers < 1 || c->channels < 1 || c->hidden_layers < 1)
         rr_fatal("dws encoder: channels, dws_layers and hidden_layers must be at least 1");
-    size_t n_layers = c->dws_layers, n_linear = c->hidden_layers + 1;
-    /* One allocation (encoder_free frees enc->impl): the struct, then the layers, then the MLP. */
-    DwsEncoder *d = rr_malloc(sizeof *d + n_layers * sizeof(DwsLayer) + n_linear * sizeof(Linear), "dws encoder");
+    size_t n_layers = c->dws_layers;
+    /* One allocation (encoder_free frees enc->impl): the struct, then the layers. */
+    DwsEncoder *d = rr_malloc(sizeof *d + n_layers * sizeof(DwsLayer), "dws encoder");
     d->n_layers = n_layers;
-    d->n_linear = n_linear;
     d->layer = (DwsLayer *)(d + 1);
-    d->mlp = (Linear *)(d->layer + n_layers);
     ParamSet *ps = &enc->params;
     for (size_t i = 0; i < n_layers; i++) {
         DwsLayer *L = &d->layer[i];
@@ -195,12 +193,7 @@ void dws_encoder_init(Encoder *enc, Rng *rng)
         for (int l = 0; l < 3; l++) maps_declare(&L->i2h[l], ps, prefix, "i2h", l, L->c_in, L->c_out, i2h_rows(l), i2h_cols(l));
         for (int l = 0; l < 2; l++) maps_declare(&L->h2h[l], ps, prefix, "h2h", l, L->c_in, L->c_out, h2h_rows(l), h2h_cols(l));
     }
-    for (size_t i = 0; i < n_linear; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "mlp_model.%zu", 2 * i);
-        size_t in = i == 0 ? ZOO_NUM_TENSORS * c->channels : c->hidden, out = i + 1 == n_linear ? c->embed : c->hidden;
-        linear_declare(&d->mlp[i], ps, name, in, out, 1);
-    }
+    mlp_declare(&d->mlp, ps, "mlp_model", ZOO_NUM_TENSORS * c->channels, c->hidden, c->hidden_layers, c->embed);
     paramset_finalize(ps);
     for (size_t i = 0; i < n_layers; i++) {
         const DwsLayer *L = &d->layer[i];
@@ -210,7 +203,7 @@ void dws_encoder_init(Encoder *enc, Rng *rng)
         for (int l = 0; l < 3; l++) maps_init(&L->i2h[l], rng);
         for (int l = 0; l < 2; l++) maps_init(&L->h2h[l], rng);
     }
-    for (size_t i = 0; i < n_linear; i++) linear_init(&d->mlp[i], rng);
+    mlp_init(&d->mlp, rng);
     enc->impl = d;
 }
 
@@ -385,9 +378,5 @@ Tensor *dws_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTra
         features[bias_of[i]] = op_mean_axis(t, b, 2);           /* (B, C) */
     }
     Tensor *x = op_concat(t, features, ZOO_NUM_TENSORS, 1);     /* (B, 10 C) */
-    for (size_t i = 0; i < d->n_linear; i++) {
-        x = linear_forward(t, &d->mlp[i], x);                   /* (B, h), last (B, E) */
-        if (i + 1 < d->n_linear) x = op_relu(t, x);
-    }
-    return x;
+    return mlp_forward(t, &d->mlp, x);                          /* (B, E) */
 }

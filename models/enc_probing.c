@@ -45,8 +45,8 @@ typedef struct ProbingEncoder {
     LstmLayer cell[2];            /* LSTMCell(C, C) */
     Linear output_map;            /* O M -> C, then sigmoid */
     Linear proj_up;               /* C -> hidden M, then ReLU */
-    Linear decoder[2];            /* hidden -> hidden, ReLU, hidden -> I */
-    Linear head[2];               /* C -> hidden, ReLU, hidden -> E */
+    Mlp decoder;                  /* hidden -> hidden, ReLU, hidden -> I */
+    Mlp head;                     /* C -> hidden, ReLU, hidden -> E */
     int interactive;
     int sigmoid_probes;           /* MNIST tiles: sigmoid; tokens: softmax */
 } ProbingEncoder;
@@ -71,10 +71,8 @@ void probing_encoder_init(Encoder *enc, Rng *rng)
     lstm_layer_declare(&m->cell[1], ps, "rnn_cells.1.cell.", "", C, C);
     linear_declare(&m->output_map, ps, "probing_output_transform.0", O * M, C, 1);
     linear_declare(&m->proj_up, ps, "proj_up.0", C, Hd * M, 1);
-    linear_declare(&m->decoder[0], ps, "probing_input_decoder.0", Hd, Hd, 1);
-    linear_declare(&m->decoder[1], ps, "probing_input_decoder.2", Hd, I, 1);
-    linear_declare(&m->head[0], ps, "output_transform.0", C, Hd, 1);
-    linear_declare(&m->head[1], ps, "output_transform.2", Hd, c->embed, 1);
+    mlp_declare(&m->decoder, ps, "probing_input_decoder", Hd, Hd, 1, I);
+    mlp_declare(&m->head, ps, "output_transform", C, Hd, 1, c->embed);
     paramset_finalize(ps);
 
     /* torch: bos, eos, h0, c0 zeros (torch.zeros); probing_encodings torch.randn; LSTMCell and
@@ -88,10 +86,8 @@ void probing_encoder_init(Encoder *enc, Rng *rng)
     lstm_layer_init(&m->cell[1], rng);
     linear_init(&m->output_map, rng);
     linear_init(&m->proj_up, rng);
-    linear_init(&m->decoder[0], rng);
-    linear_init(&m->decoder[1], rng);
-    linear_init(&m->head[0], rng);
-    linear_init(&m->head[1], rng);
+    mlp_init(&m->decoder, rng);
+    mlp_init(&m->head, rng);
 }
 
 /* One step of the core: each cell's output is its new h plus its input (residual). */
@@ -107,10 +103,10 @@ static Tensor *core_step(Tape *t, const ProbingEncoder *m, Tensor *x, Tensor **h
 /* u (R, C) -> M probe inputs per row (R, M, I). */
 static Tensor *probe_inputs(Tape *t, const ProbingEncoder *m, Tensor *u, size_t M)
 {
-    size_t R = u->shape[0], Hd = m->decoder[0].in, I = m->decoder[1].out;
+    size_t R = u->shape[0], Hd = m->decoder.linear[0].in, I = m->decoder.linear[1].out;
     Tensor *e = op_relu(t, linear_forward(t, &m->proj_up, u));           /* (R, hidden M) */
     e = tensor_view(t, e, 2, (size_t[]){R * M, Hd});                     /* stream-major rows */
-    Tensor *z = linear_forward(t, &m->decoder[1], op_relu(t, linear_forward(t, &m->decoder[0], e))); /* (R M, I) */
+    Tensor *z = mlp_forward(t, &m->decoder, e);                          /* (R M, I) */
     z = tensor_view(t, z, 3, (size_t[]){R, M, I});
     return m->sigmoid_probes ? op_sigmoid(t, z) : op_softmax(t, z);
 }
@@ -162,5 +158,5 @@ Tensor *probing_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, Prob
         x = op_sigmoid(t, linear_forward(t, &m->output_map, tensor_view(t, o, 2, (size_t[]){B, M * O}))); /* (B, C) */
     }
     Tensor *y = core_step(t, m, broadcast_rows(t, m->eos, B), h, cs);     /* (B, C) */
-    return linear_forward(t, &m->head[1], op_relu(t, linear_forward(t, &m->head[0], y))); /* (B, E) */
+    return mlp_forward(t, &m->head, y);                                   /* (B, E) */
 }

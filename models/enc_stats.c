@@ -24,11 +24,6 @@
 #define STATS_PER_TENSOR 7
 static const double quantile_levels[5] = {0, 0.25, 0.5, 0.75, 1};
 
-typedef struct StatsEncoder {
-    size_t n_linear;  /* hidden_layers + 1 */
-    Linear mlp[];     /* mlp_model.0, mlp_model.2, ... */
-} StatsEncoder;
-
 static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -63,24 +58,15 @@ static void tensor_statistics(const real *x, size_t n, double *sorted, real *out
 void stats_encoder_init(Encoder *enc, Rng *rng)
 {
     const EncoderConfig *c = &enc->cfg;
-    if (c->hidden_layers < 1) rr_fatal("stats encoder: hidden_layers must be at least 1");
-    size_t n = c->hidden_layers + 1;
-    StatsEncoder *s = rr_malloc(sizeof *s + n * sizeof s->mlp[0], "stats encoder");
-    s->n_linear = n;
-    for (size_t i = 0; i < n; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "mlp_model.%zu", 2 * i);
-        size_t in = i == 0 ? ZOO_NUM_TENSORS * STATS_PER_TENSOR : c->hidden, out = i + 1 == n ? c->embed : c->hidden;
-        linear_declare(&s->mlp[i], &enc->params, name, in, out, 1);
-    }
+    Mlp *mlp = rr_malloc(sizeof *mlp, "stats encoder");
+    mlp_declare(mlp, &enc->params, "mlp_model", ZOO_NUM_TENSORS * STATS_PER_TENSOR, c->hidden, c->hidden_layers, c->embed);
     paramset_finalize(&enc->params);
-    for (size_t i = 0; i < n; i++) linear_init(&s->mlp[i], rng);
-    enc->impl = s;
+    mlp_init(mlp, rng);
+    enc->impl = mlp;
 }
 
 Tensor *stats_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace)
 {
-    const StatsEncoder *s = enc->impl;
     size_t B = theta->shape[0], P = theta->shape[1], F = ZOO_NUM_TENSORS * STATS_PER_TENSOR;
     (void)trace;
     Tensor *x = tensor_new(t, 2, (size_t[]){B, F}, 0); /* (B, 70), data: no gradient to θ */
@@ -93,9 +79,5 @@ Tensor *stats_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeT
             tensor_statistics(theta->data + b * P + off, rows * cols, sorted, x->data + b * F + (size_t)k * STATS_PER_TENSOR);
         }
     free(sorted);
-    for (size_t i = 0; i < s->n_linear; i++) {
-        x = linear_forward(t, &s->mlp[i], x);               /* (B, h), last (B, E) */
-        if (i + 1 < s->n_linear) x = op_relu(t, x);
-    }
-    return x;
+    return mlp_forward(t, enc->impl, x);                  /* (B, E) */
 }

@@ -32,6 +32,32 @@ void linear_init(const Linear *l, Rng *rng)
 
 Tensor *linear_forward(Tape *t, const Linear *l, Tensor *x) { return op_linear(t, x, l->W, l->b); }
 
+void mlp_declare(Mlp *m, ParamSet *ps, const char *prefix, size_t in, size_t hidden, size_t hidden_layers, size_t out)
+{
+    if (hidden_layers < 1 || hidden_layers + 1 > MLP_MAX_LINEAR)
+        rr_fatal("%s: %zu hidden layers (1 to %d allowed)", prefix, hidden_layers, MLP_MAX_LINEAR - 1);
+    m->n = hidden_layers + 1;
+    for (size_t i = 0; i < m->n; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s.%zu", prefix, 2 * i);
+        linear_declare(&m->linear[i], ps, name, i == 0 ? in : hidden, i + 1 == m->n ? out : hidden, 1);
+    }
+}
+
+void mlp_init(const Mlp *m, Rng *rng)
+{
+    for (size_t i = 0; i < m->n; i++) linear_init(&m->linear[i], rng);
+}
+
+Tensor *mlp_forward(Tape *t, const Mlp *m, Tensor *x)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        x = linear_forward(t, &m->linear[i], x);     /* (.., hidden), the last (.., out) */
+        if (i + 1 < m->n) x = op_relu(t, x);
+    }
+    return x;
+}
+
 void lstm_layer_declare(LstmLayer *l, ParamSet *ps, const char *prefix, const char *suffix, size_t in, size_t H)
 {
     char name[128];
