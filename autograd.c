@@ -1587,14 +1587,17 @@ void adamw_step(ParamSet *ps, const AdamW *opt)
     ps->step++;
     double bc1 = 1 - pow(opt->beta1, (double)ps->step), bc2 = 1 - pow(opt->beta2, (double)ps->step);
     double step_size = opt->lr / bc1, bc2_sqrt = sqrt(bc2), decay = 1 - opt->lr * opt->weight_decay;
+    double b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
+    real *restrict theta = ps->data, *restrict m = ps->m, *restrict v = ps->v;
+    const real *restrict grad = ps->grad; /* four separate buffers: the loop vectorises */
     for (size_t i = 0; i < ps->n; i++) {
-        double g = ps->grad[i];
-        double m = opt->beta1 * ps->m[i] + (1 - opt->beta1) * g;
-        double v = opt->beta2 * ps->v[i] + (1 - opt->beta2) * g * g;
-        double theta = ps->data[i] * decay; /* decoupled weight decay first, as torch */
-        ps->m[i] = (real)m;
-        ps->v[i] = (real)v;
-        ps->data[i] = (real)(theta - step_size * m / (sqrt(v) / bc2_sqrt + opt->eps));
+        double g = grad[i];
+        double mi = b1 * m[i] + (1 - b1) * g;
+        double vi = b2 * v[i] + (1 - b2) * g * g;
+        m[i] = (real)mi;
+        v[i] = (real)vi;
+        /* decoupled weight decay first, then the Adam step, as torch */
+        theta[i] = (real)(theta[i] * decay - step_size * mi / (sqrt(vi) / bc2_sqrt + eps));
     }
 }
 

@@ -11,10 +11,12 @@
  * As the official ParameterStatisticsEncoder: tensor-major feature order (tensor k, statistic j
  * at 7k + j), torch.var (divisor n - 1), torch.quantile (linear interpolation), and the MLP is
  * an nn.Sequential named mlp_model whose Linear layers sit at the even indices 0, 2, 4, ...
- * The features are computed off the tape, in double: no gradient flows into θ (sorting is
+ * The features are computed off the tape, in double, the quantiles by selection rather than a
+ * full sort: no gradient flows into θ (sorting is
  * piecewise constant anyway).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +26,27 @@
 #define STATS_PER_TENSOR 7
 static const double quantile_levels[5] = {0, 0.25, 0.5, 0.75, 1};
 
-static int compare_double(const void *a, const void *b)
+/* Rearranges a[lo..hi] so that a[k] holds the value a full sort would put there, with no
+ * larger value before it and no smaller one after it (Hoare's selection, middle pivot):
+ * the quantiles need a few order statistics, not a sorted tensor. */
+static void select_kth(double *a, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t k)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    while (lo < hi) {
+        double pivot = a[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                double tmp = a[i];
+                a[i++] = a[j];
+                a[j--] = tmp;
+            }
+        }
+        if (k <= j) hi = j;       /* a[lo..j] <= pivot <= a[i..hi], equal to it in between */
+        else if (k >= i) lo = i;
+        else return;
+    }
 }
 
 /* torch.lerp(a, b, w): a + w (b - a) for |w| < 0.5, else b - (b - a)(1 - w), which is exact at
@@ -47,10 +66,17 @@ static void tensor_statistics(const real *x, size_t n, double *sorted, real *out
     out[0] = (real)mean;
     out[1] = (real)(sq / (double)(n - 1));
     for (size_t i = 0; i < n; i++) sorted[i] = x[i];
-    qsort(sorted, n, sizeof *sorted, compare_double);
+    /* The order statistics floor(p) and ceil(p) of each level, in increasing order: each
+     * selection leaves everything past its index no smaller, so the next one starts there. */
+    ptrdiff_t from = 0;
     for (int j = 0; j < 5; j++) {
         double p = quantile_levels[j] * (double)(n - 1);
         size_t lo = (size_t)floor(p), hi = (size_t)ceil(p);
+        for (size_t k = lo; k <= hi; k++)
+            if ((ptrdiff_t)k >= from) {
+                select_kth(sorted, from, (ptrdiff_t)n - 1, (ptrdiff_t)k);
+                from = (ptrdiff_t)k + 1;
+            }
         out[2 + j] = (real)lerp(sorted[lo], sorted[hi], p - (double)lo);
     }
 }
