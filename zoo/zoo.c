@@ -279,6 +279,10 @@ static int mnist_load(const ZooSettings *s, MnistData *d, char *err)
     path_join(img, sizeof img, dir, names[which][0]);
     path_join(lab, sizeof lab, dir, names[which][1]);
     int rc = idx_read_mnist(img, lab, &d->images, &d->labels, err);
+    if (rc && !s->mnist_dir[0]) { /* the vendored digits are found relative to the source tree */
+        size_t used = strlen(err);
+        snprintf(err + used, RR_ERRLEN - used, " (run from the rnnrep directory, or give --mnist-dir)");
+    }
     if (rc) return rc;
     if (d->images.shape[1] != MNIST_SIDE || d->images.shape[2] != MNIST_SIDE) {
         idx_free(&d->images);
@@ -527,14 +531,11 @@ static int open_zoo_files(const ZooSettings *s, const char *dir, int resume, Npy
     return RR_OK;
 }
 
-int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t last, int resume,
-                 ZooProgress progress, void *progress_ctx, char *err)
+/* Creates dir and its args.json, or (resume) checks that the args.json there matches. */
+static int prepare_dir(const ZooSettings *s, const char *dir, int resume, char *err)
 {
-    int rc = zoo_settings_check(s, err);
+    int rc = rr_make_dir(dir, err);
     if (rc) return rc;
-    if (first >= last || last > s->runs)
-        return rr_error(err, RR_ERR_FORMAT, "slice %zu:%zu is empty or outside the %zu runs", first, last, s->runs);
-    if ((rc = rr_make_dir(dir, err))) return rc;
     char args[1024], fresh[1024];
     path_join(args, sizeof args, dir, "args.json");
     path_join(fresh, sizeof fresh, dir, "args.json.new");
@@ -549,13 +550,24 @@ int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t las
     } else if ((rc = write_args(s, args, err))) {
         return rc;
     }
+    return RR_OK;
+}
 
-    MnistData data;
+int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t last, int resume,
+                 ZooProgress progress, void *progress_ctx, char *err)
+{
+    int rc = zoo_settings_check(s, err);
+    if (rc) return rc;
+    if (first >= last || last > s->runs)
+        return rr_error(err, RR_ERR_FORMAT, "slice %zu:%zu is empty or outside the %zu runs", first, last, s->runs);
+    MnistData data; /* first: a zoo that cannot start leaves no directory behind */
     memset(&data, 0, sizeof data);
     if (s->kind == ZOO_KIND_MNIST && (rc = mnist_load(s, &data, err))) return rc;
+    rc = prepare_dir(s, dir, resume, err);
     NpyFile files[MAX_FILES];
     size_t held = 0;
-    if ((rc = open_zoo_files(s, dir, resume, files, &held, err))) {
+    if (!rc) rc = open_zoo_files(s, dir, resume, files, &held, err);
+    if (rc) {
         if (s->kind == ZOO_KIND_MNIST) mnist_free_data(&data);
         return rc;
     }
