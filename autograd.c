@@ -1264,9 +1264,40 @@ static void dropout_backward(TapeEntry *e)
 }
 
 /* ========================================================================================
- * Fused LSTM cell (gate order i, f, g, o as PyTorch). Saved per row: the activated gates
- * i, f, g, o and tanh(c'), 5H values.
+ * Fused LSTM cell (gate order i, f, g, o as PyTorch), and the recurrence of a whole layer.
+ * Saved per row: the activated gates i, f, g, o and tanh(c'), 5H values.
  * ====================================================================================== */
+
+/* One row: pre-activations z (4H) and c (H) -> h', c' (H); s (5H) saved for the backward. */
+static void cell_forward_row(size_t H, const real *z, const real *cp, real *h, real *cn, real *s)
+{
+    for (size_t j = 0; j < H; j++) {
+        real ig = sigmoid(z[j]), fg = sigmoid(z[H + j]), gg = tanh_r(z[2 * H + j]), og = sigmoid(z[3 * H + j]);
+        cn[j] = fg * cp[j] + ig * gg;                 /* c' = sigmoid(f) c + sigmoid(i) tanh(g) */
+        real tc = tanh_r(cn[j]);
+        h[j] = og * tc;                                /* h' = sigmoid(o) tanh(c') */
+        s[j] = ig; s[H + j] = fg; s[2 * H + j] = gg; s[3 * H + j] = og; s[4 * H + j] = tc;
+    }
+}
+
+/* Its backward, with dh, dc' the incoming gradients:  dc = dc' + dh o (1 - tanh(c')^2);
+ *   do = dh tanh(c');  di = dc g;  dg = dc i;  df = dc c;  dc_prev = dc f;
+ * then through the activations: sigmoid' = s (1 - s), tanh' = 1 - g^2.
+ * dz (4H) and dcp (H) are added into; either may be NULL. */
+static void cell_backward_row(size_t H, const real *s, const real *cp, const real *dh, const real *dcn, real *dz, real *dcp)
+{
+    for (size_t j = 0; j < H; j++) {
+        real ig = s[j], fg = s[H + j], gg = s[2 * H + j], og = s[3 * H + j], tc = s[4 * H + j];
+        real dc = dcn[j] + dh[j] * og * (1 - tc * tc);
+        if (dz) {
+            dz[j] += dc * gg * ig * (1 - ig);
+            dz[H + j] += dc * cp[j] * fg * (1 - fg);
+            dz[2 * H + j] += dc * ig * (1 - gg * gg);
+            dz[3 * H + j] += dh[j] * tc * og * (1 - og);
+        }
+        if (dcp) dcp[j] += dc * fg;
+    }
+}
 
 void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_out)
 {
@@ -1275,17 +1306,8 @@ void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_
     int grad = t->record && (gates->grad || c->grad);
     Tensor *h = result_grad(t, c->ndim, c->shape, grad), *cn = result_grad(t, c->ndim, c->shape, grad);
     real *act = arena_alloc_raw(&t->arena, 5 * H * B * sizeof *act);
-    for (size_t b = 0; b < B; b++) {
-        const real *z = gates->data + b * 4 * H, *cp = c->data + b * H;
-        real *s = act + b * 5 * H, *hb = h->data + b * H, *cb = cn->data + b * H;
-        for (size_t j = 0; j < H; j++) {
-            real ig = sigmoid(z[j]), fg = sigmoid(z[H + j]), gg = tanh_r(z[2 * H + j]), og = sigmoid(z[3 * H + j]);
-            cb[j] = fg * cp[j] + ig * gg;            /* c' = sigmoid(f) c + sigmoid(i) tanh(g) */
-            real tc = tanh_r(cb[j]);
-            hb[j] = og * tc;                          /* h' = sigmoid(o) tanh(c') */
-            s[j] = ig; s[H + j] = fg; s[2 * H + j] = gg; s[3 * H + j] = og; s[4 * H + j] = tc;
-        }
-    }
+    for (size_t b = 0; b < B; b++)
+        cell_forward_row(H, gates->data + b * 4 * H, c->data + b * H, h->data + b * H, cn->data + b * H, act + b * 5 * H);
     if (grad) {
         TapeEntry *e = push(t, OP_LSTM_CELL, h, gates, c);
         e->out2 = cn;
@@ -1295,29 +1317,92 @@ void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_
     *c_out = cn;
 }
 
-/* With dh, dc' the incoming gradients:  dc = dc' + dh o (1 - tanh(c')^2);
- *   do = dh tanh(c');  di = dc g;  dg = dc i;  df = dc c;  dc_prev += dc f;
- * then through the activations: sigmoid' = s (1 - s), tanh' = 1 - g^2. */
 static void lstm_cell_backward(TapeEntry *e)
 {
     Tensor *gates = e->in[0], *c = e->in[1], *h = e->out, *cn = e->out2;
     size_t H = c->shape[c->ndim - 1], B = rows_of(c);
-    for (size_t b = 0; b < B; b++) {
-        const real *s = (const real *)e->saved + b * 5 * H, *cp = c->data + b * H;
-        const real *dh = h->grad + b * H, *dcn = cn->grad + b * H;
-        for (size_t j = 0; j < H; j++) {
-            real ig = s[j], fg = s[H + j], gg = s[2 * H + j], og = s[3 * H + j], tc = s[4 * H + j];
-            real dc = dcn[j] + dh[j] * og * (1 - tc * tc);
-            if (gates->grad) {
-                real *dz = gates->grad + b * 4 * H;
-                dz[j] += dc * gg * ig * (1 - ig);
-                dz[H + j] += dc * cp[j] * fg * (1 - fg);
-                dz[2 * H + j] += dc * ig * (1 - gg * gg);
-                dz[3 * H + j] += dh[j] * tc * og * (1 - og);
-            }
-            if (c->grad) c->grad[b * H + j] += dc * fg;
+    for (size_t b = 0; b < B; b++)
+        cell_backward_row(H, (const real *)e->saved + b * 5 * H, c->data + b * H, h->grad + b * H, cn->grad + b * H,
+                          gates->grad ? gates->grad + b * 4 * H : NULL, c->grad ? c->grad + b * H : NULL);
+}
+
+/* The recurrence of one LSTM layer from zero state, xg (B, T, G) = x W_ih^T + b_ih given:
+ *   gates_t = xg_t + (h_{t-1} W_hh^T + b_hh),  (h_t, c_t) = cell(gates_t, c_{t-1})  -> h (B, T, H).
+ * Saved: the cells' 5H values and c_t at every step. As one op, its backward forms
+ * d W_hh = sum_t dgates_t^T h_{t-1} as a single matrix product over all B T rows. */
+typedef struct SequenceSaved { real *act, *c; } SequenceSaved;
+
+Tensor *op_lstm_sequence(Tape *t, Tensor *xg, Tensor *W_hh, Tensor *b_hh)
+{
+    size_t H = W_hh->shape[1], G = 4 * H;
+    if (xg->ndim != 3 || xg->shape[2] != G || W_hh->ndim != 2 || W_hh->shape[0] != G || b_hh->size != G)
+        shape_error("lstm_sequence", xg, W_hh, "want xg (B, T, 4H), W_hh (4H, H) and b_hh (4H)");
+    size_t B = xg->shape[0], T = xg->shape[1];
+    Tensor *h = result_grad(t, 3, (size_t[]){B, T, H}, xg->grad || W_hh->grad || b_hh->grad);
+    SequenceSaved *sv = saved_alloc(t, sizeof *sv);
+    sv->act = arena_alloc_raw(&t->arena, B * T * 5 * H * sizeof(real));
+    sv->c = arena_alloc_raw(&t->arena, B * T * H * sizeof(real));
+    real *gates = rr_malloc(B * G * sizeof(real), "lstm gates"), *zero = rr_calloc(H, sizeof(real), "lstm state");
+    for (size_t s = 0; s < T; s++) {
+        for (size_t b = 0; b < B; b++) memcpy(gates + b * G, b_hh->data, G * sizeof(real));
+        if (s > 0) gemm_fast(B, G, H, h->data + (s - 1) * H, T * H, 0, W_hh->data, H, 1, gates, G); /* rows h[b, s-1] */
+        for (size_t b = 0; b < B; b++) {
+            real *z = gates + b * G;
+            const real *x = xg->data + (b * T + s) * G;
+            for (size_t k = 0; k < G; k++) z[k] = x[k] + z[k];
+            size_t r = b * T + s; /* row (b, s) */
+            cell_forward_row(H, z, s ? sv->c + (r - 1) * H : zero, h->data + r * H, sv->c + r * H, sv->act + r * 5 * H);
         }
     }
+    free(gates);
+    free(zero);
+    if (h->grad) {
+        TapeEntry *e = push(t, OP_LSTM_SEQUENCE, h, xg, W_hh);
+        e->in[2] = b_hh;
+        e->saved = sv;
+    }
+    return h;
+}
+
+/* Backward through time: at step t, dh_t = dH_t + dh from step t + 1 and dc from step t + 1
+ * enter the cell, giving dgates_t (kept for all t) and dc_{t-1}; dh_{t-1} = dgates_t W_hh.
+ * Then dxg += dgates;  dW_hh += dgates^T h_prev (h_prev_t = h_{t-1}, 0 at t = 0);
+ * db_hh += sum over rows of dgates. */
+static void lstm_sequence_backward(TapeEntry *e)
+{
+    Tensor *h = e->out, *xg = e->in[0], *W_hh = e->in[1], *b_hh = e->in[2];
+    const SequenceSaved *sv = e->saved;
+    size_t B = xg->shape[0], T = xg->shape[1], H = W_hh->shape[1], G = 4 * H;
+    real *dgates = rr_calloc(B * T * G, sizeof(real), "lstm backward");
+    real *dh = rr_calloc(B * H, sizeof(real), "lstm backward"), *dc = rr_calloc(B * H, sizeof(real), "lstm backward");
+    real *dc_prev = rr_malloc(B * H * sizeof(real), "lstm backward"), *zero = rr_calloc(H, sizeof(real), "lstm backward");
+    for (size_t s = T; s-- > 0;) {
+        memset(dc_prev, 0, B * H * sizeof(real));
+        for (size_t b = 0; b < B; b++) {
+            size_t r = b * T + s;
+            real *dhb = dh + b * H;
+            for (size_t j = 0; j < H; j++) dhb[j] += h->grad[r * H + j];
+            cell_backward_row(H, sv->act + r * 5 * H, s ? sv->c + (r - 1) * H : zero, dhb, dc + b * H,
+                              dgates + r * G, dc_prev + b * H);
+        }
+        memcpy(dc, dc_prev, B * H * sizeof(real));
+        memset(dh, 0, B * H * sizeof(real));
+        if (s > 0) gemm_fast(B, H, G, dgates + s * G, T * G, 0, W_hh->data, H, 0, dh, H); /* rows dgates[b, s] */
+    }
+    if (xg->grad)
+        for (size_t i = 0; i < B * T * G; i++) xg->grad[i] += dgates[i];
+    if (W_hh->grad) {
+        real *h_prev = rr_calloc(B * T * H, sizeof(real), "lstm backward");
+        for (size_t b = 0; b < B; b++) memcpy(h_prev + (b * T + 1) * H, h->data + b * T * H, (T - 1) * H * sizeof(real));
+        gemm_fast(G, H, B * T, dgates, G, 1, h_prev, H, 0, W_hh->grad, H);
+        free(h_prev);
+    }
+    if (b_hh->grad) add_column_sums(b_hh->grad, dgates, B * T, G);
+    free(dgates);
+    free(dh);
+    free(dc);
+    free(dc_prev);
+    free(zero);
 }
 
 /* ========================================================================================
@@ -1463,7 +1548,7 @@ const char *const op_names[OP_COUNT] = {
     [OP_MEAN_ALL] = "mean_all", [OP_CONCAT] = "concat", [OP_SLICE] = "slice", [OP_PERMUTE] = "permute",
     [OP_GATHER_ROWS] = "gather_rows", [OP_COPY] = "copy", [OP_L2_NORMALIZE] = "l2_normalize",
     [OP_LAYER_NORM] = "layer_norm", [OP_SOFTMAX] = "softmax", [OP_LOG_SOFTMAX] = "log_softmax",
-    [OP_DROPOUT] = "dropout", [OP_LSTM_CELL] = "lstm_cell", [OP_CROSS_ENTROPY] = "cross_entropy",
+    [OP_DROPOUT] = "dropout", [OP_LSTM_CELL] = "lstm_cell", [OP_LSTM_SEQUENCE] = "lstm_sequence", [OP_CROSS_ENTROPY] = "cross_entropy",
     [OP_BCE_LOGITS] = "bce_logits", [OP_MSE] = "mse", [OP_TOTAL_VARIATION] = "total_variation",
     [OP_KL_DIV] = "kl_div",
 };
@@ -1480,7 +1565,7 @@ static const BackwardFn backward_of[OP_COUNT] = {
     [OP_GATHER_ROWS] = gather_rows_backward, [OP_COPY] = copy_backward,
     [OP_L2_NORMALIZE] = l2_normalize_backward, [OP_LAYER_NORM] = layer_norm_backward,
     [OP_SOFTMAX] = softmax_backward, [OP_LOG_SOFTMAX] = log_softmax_backward, [OP_DROPOUT] = dropout_backward,
-    [OP_LSTM_CELL] = lstm_cell_backward, [OP_CROSS_ENTROPY] = cross_entropy_backward,
+    [OP_LSTM_CELL] = lstm_cell_backward, [OP_LSTM_SEQUENCE] = lstm_sequence_backward, [OP_CROSS_ENTROPY] = cross_entropy_backward,
     [OP_BCE_LOGITS] = bce_logits_backward, [OP_MSE] = mse_backward,
     [OP_TOTAL_VARIATION] = total_variation_backward, [OP_KL_DIV] = kl_div_backward,
 };

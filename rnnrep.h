@@ -120,7 +120,7 @@ typedef enum OpKind {
     OP_SUM_AXIS, OP_MEAN_AXIS, OP_SUM_ALL, OP_MEAN_ALL,
     OP_CONCAT, OP_SLICE, OP_PERMUTE, OP_GATHER_ROWS, OP_COPY,
     OP_L2_NORMALIZE, OP_LAYER_NORM, OP_SOFTMAX, OP_LOG_SOFTMAX, OP_DROPOUT,
-    OP_LSTM_CELL,
+    OP_LSTM_CELL, OP_LSTM_SEQUENCE,
     OP_CROSS_ENTROPY, OP_BCE_LOGITS, OP_MSE, OP_TOTAL_VARIATION, OP_KL_DIV,
     OP_COUNT
 } OpKind;
@@ -196,6 +196,11 @@ Tensor *op_dropout(Tape *t, Tensor *a, real p);            /* identity unless t-
 /* Fused LSTM cell, gates (B, 4H) pre-activations in order i, f, g, o; c (B, H):
  *   c' = sigmoid(f) * c + sigmoid(i) * tanh(g),   h' = sigmoid(o) * tanh(c'). */
 void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_out);
+/* A whole LSTM layer's recurrence from zero state, given the input products
+ * xg (B, T, 4H) = x W_ih^T + b_ih:  gates_t = xg_t + h_{t-1} W_hh^T + b_hh, then the cell
+ * -> h (B, T, H). The same numbers as T lstm_cells; one tape entry, whose backward forms
+ * d W_hh as one matrix product over all B T rows. */
+Tensor *op_lstm_sequence(Tape *t, Tensor *xg, Tensor *W_hh, Tensor *b_hh);
 
 /* Losses, each a mean over rows (all dims but the last) unless stated; shape (1). */
 Tensor *op_cross_entropy(Tape *t, Tensor *logits, const int32_t *labels); /* -log softmax(z)[y] */

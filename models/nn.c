@@ -91,15 +91,6 @@ void lstm_layer_step(Tape *t, const LstmLayer *l, Tensor *x, Tensor *h, Tensor *
 
 Tensor *lstm_layer_sequence(Tape *t, const LstmLayer *l, Tensor *x)
 {
-    size_t B = x->shape[0], T = x->shape[1], H = l->H;
     Tensor *xg = op_linear(t, x, l->W_ih, l->b_ih);                 /* (B, T, G): all steps at once */
-    Tensor *h = tensor_new(t, 2, (size_t[]){B, H}, 0), *c = tensor_new(t, 2, (size_t[]){B, H}, 0);
-    Tensor **hs = arena_alloc(&t->arena, T * sizeof *hs);
-    for (size_t s = 0; s < T; s++) {
-        Tensor *xs = tensor_view(t, op_slice(t, xg, 1, s, 1), 2, (size_t[]){B, 4 * H}); /* (B, G) */
-        Tensor *gates = op_add(t, xs, op_linear(t, h, l->W_hh, l->b_hh));
-        op_lstm_cell(t, gates, c, &h, &c);
-        hs[s] = tensor_view(t, h, 3, (size_t[]){B, 1, H});
-    }
-    return op_concat(t, hs, T, 1);                                    /* (B, T, H) */
+    return op_lstm_sequence(t, xg, l->W_hh, l->b_hh);               /* (B, T, H) */
 }

@@ -43,6 +43,7 @@ int main(void)
     CHECK(rc == RR_OK, "golden: %s", err);
     CHECK(mismatches == 0, "golden: %zu arrays differ from golden/ beyond the tolerance", mismatches);
     if (!IS_DOUBLE_BUILD) {
+        CHECK(system("rm -rf build/golden-again") == 0, "clearing build/golden-again");
         CHECK(golden_write("build/golden-again", err) == RR_OK, "golden_write: %s", err);
         CHECK(system("diff -r -q golden build/golden-again") == 0, "rnnrep golden reproduces golden/ byte for byte");
         CHECK(same_bytes("golden/README.md", "build/golden-again/README.md"), "golden/README.md is current");

@@ -67,6 +67,19 @@ static Tensor *c_lstm(Tape *t, Tensor **x)
     op_lstm_cell(t, x[0], x[1], &h, &c);
     return op_concat(t, (Tensor *[]){h, c}, 2, 1);
 }
+static Tensor *c_lstm_seq(Tape *t, Tensor **x) { return op_lstm_sequence(t, x[0], x[1], x[2]); }
+/* The sequence op against the same recurrence built from lstm_cell steps. */
+static Tensor *c_lstm_steps(Tape *t, Tensor **x)
+{
+    size_t B = x[0]->shape[0], T = x[0]->shape[1], G = x[0]->shape[2], H = G / 4;
+    Tensor *h = tensor_new(t, 2, (size_t[]){B, H}, 0), *c = tensor_new(t, 2, (size_t[]){B, H}, 0), *hs[8];
+    for (size_t s = 0; s < T; s++) {
+        Tensor *xs = tensor_view(t, op_slice(t, x[0], 1, s, 1), 2, (size_t[]){B, G});
+        op_lstm_cell(t, op_add(t, xs, op_linear(t, h, x[1], x[2])), c, &h, &c);
+        hs[s] = tensor_view(t, h, 3, (size_t[]){B, 1, H});
+    }
+    return op_concat(t, hs, T, 1);
+}
 static Tensor *c_ce(Tape *t, Tensor **x) { return op_cross_entropy(t, x[0], labels); }
 static Tensor *c_bce(Tape *t, Tensor **x) { return op_bce_logits(t, x[0], x[1]); }
 static Tensor *c_mse(Tape *t, Tensor **x) { return op_mse(t, x[0], x[1]); }
@@ -119,6 +132,8 @@ static const Case cases[] = {
     {"log_softmax", c_log_softmax, 1, {2}, {S(3, 5)}, -2, 2},
     {"dropout", c_dropout, 1, {2}, {S(4, 5)}, -1, 1},
     {"lstm_cell", c_lstm, 2, {2, 2}, {S(3, 12), S(3, 3)}, -2, 2},
+    {"lstm_sequence", c_lstm_seq, 3, {3, 2, 1}, {S(2, 4, 12), S(12, 3), S(12)}, -1, 1},
+    {"lstm_sequence as cells", c_lstm_steps, 3, {3, 2, 1}, {S(2, 4, 12), S(12, 3), S(12)}, -1, 1},
     {"cross_entropy", c_ce, 1, {3}, {S(2, 3, 4)}, -2, 2},
     {"bce_logits", c_bce, 2, {2, 2}, {S(3, 4), S(3, 4)}, -2, 2},
     {"mse", c_mse, 2, {2, 2}, {S(3, 4), S(3, 4)}, -1, 1},
