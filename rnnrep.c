@@ -104,14 +104,8 @@ static void step_bench_fn(void *ctx)
 /* theta (B, P): B zoo RNNs with PyTorch's default initialisation. */
 static real *random_zoo_thetas(ZooShape z, size_t B, Rng *rng)
 {
-    size_t P = zoo_num_params(z);
-    real *theta = rr_malloc(B * P * sizeof(real), "zoo parameters");
-    for (size_t b = 0; b < B; b++) {
-        ZooLstm m;
-        zoo_lstm_init(&m, z, rng);
-        memcpy(theta + b * P, m.params.data, P * sizeof(real));
-        zoo_lstm_free(&m);
-    }
+    real *theta = rr_malloc(B * zoo_num_params(z) * sizeof(real), "zoo parameters");
+    zoo_lstm_init_batch(z, B, rng, theta);
     return theta;
 }
 

@@ -333,6 +333,8 @@ typedef struct ZooLstm {
 } ZooLstm;
 void zoo_lstm_init(ZooLstm *m, ZooShape s, Rng *rng);       /* PyTorch default init */
 void zoo_lstm_free(ZooLstm *m);
+/* theta (B, P): B zoo RNNs with PyTorch's default initialisation, drawn in turn from rng. */
+void zoo_lstm_init_batch(ZooShape s, size_t B, Rng *rng, real *theta);
 Tensor *zoo_lstm_forward(Tape *t, const ZooLstm *m, Tensor *x); /* x (B, T, I) -> logits (B, T, O) */
 
 /* Mode 2: a batch of different θ as data, each sample its own RNN, M parallel input streams,

@@ -55,6 +55,17 @@ void zoo_lstm_init(ZooLstm *m, ZooShape s, Rng *rng)
 
 void zoo_lstm_free(ZooLstm *m) { paramset_free(&m->params); }
 
+void zoo_lstm_init_batch(ZooShape s, size_t B, Rng *rng, real *theta)
+{
+    size_t P = zoo_num_params(s);
+    for (size_t b = 0; b < B; b++) {
+        ZooLstm m;
+        zoo_lstm_init(&m, s, rng);
+        memcpy(theta + b * P, m.params.data, P * sizeof(real));
+        zoo_lstm_free(&m);
+    }
+}
+
 Tensor *zoo_lstm_forward(Tape *t, const ZooLstm *m, Tensor *x)
 {
     if (x->ndim != 3 || x->shape[2] != m->shape.I) rr_fatal("zoo_lstm_forward: want x (B, T, %zu)", m->shape.I);

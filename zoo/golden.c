@@ -188,13 +188,8 @@ static void fixture_encoder(Fixture *f, EncoderKind kind, ZooShape z)
     Tape t;
     tape_init(&t);
     Tensor *theta = tensor_new(&t, 2, (size_t[]){B, P}, kind != ENC_STATS);
-    rng_seed(&rng, 300 + z.I); /* the same four zoo RNNs (PyTorch's initialisation) for every encoder */
-    for (size_t b = 0; b < B; b++) {
-        ZooLstm m;
-        zoo_lstm_init(&m, z, &rng);
-        memcpy(theta->data + b * P, m.params.data, P * sizeof(real));
-        zoo_lstm_free(&m);
-    }
+    rng_seed(&rng, 300 + z.I); /* the four zoo RNNs of fixture_theta, for every encoder */
+    zoo_lstm_init_batch(z, B, &rng, theta->data);
     rng_seed(&rng, 310 + 10 * (uint64_t)kind + z.I);
     EncoderConfig cfg = golden_encoder_config(kind, z);
     Encoder enc;
@@ -247,13 +242,11 @@ static void fixture_theta(Fixture *f, ZooShape z)
     size_t B = 4, P = zoo_num_params(z);
     real *theta = rr_malloc(B * P * sizeof(real), "theta");
     rng_seed(&rng, 300 + z.I);
-    for (size_t b = 0; b < B; b++) {
-        ZooLstm m;
-        zoo_lstm_init(&m, z, &rng);
-        memcpy(theta + b * P, m.params.data, P * sizeof(real));
-        if (b == 0) record_layout(f, &m.params);
-        zoo_lstm_free(&m);
-    }
+    zoo_lstm_init_batch(z, B, &rng, theta);
+    ZooLstm layout; /* only for the table of names, shapes and offsets */
+    zoo_lstm_init(&layout, z, &rng);
+    record_layout(f, &layout.params);
+    zoo_lstm_free(&layout);
     snprintf(f->name, sizeof f->name, "theta_%s", zoo_name(z));
     snprintf(f->config, sizeof f->config, "The input of every encoder fixture for this zoo shape: 4 zoo RNNs with PyTorch's default "
                                           "initialisation (seed %zu), each row laid out as the table below.", (size_t)(300 + z.I));
