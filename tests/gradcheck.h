@@ -57,13 +57,30 @@ static double gradcheck(const char *what, LossBuilder build, void *ctx, Tensor *
     return worst;
 }
 
+/* a[0..n) uniform(lo, hi). (inline: a test that does not use a helper is not warned.) */
+static inline void fill_uniform(real *a, size_t n, Rng *rng, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++) a[i] = (real)(lo + (hi - lo) * rng_uniform(rng));
+}
+
+/* max_i |a_i - b_i| */
+static inline double max_abs_diff(const real *a, const real *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > worst) worst = d;
+    }
+    return worst;
+}
+
 /* A leaf tensor with data and gradient on the heap, filled uniform(lo, hi). */
 static Tensor leaf_new(Rng *rng, int ndim, const size_t *shape, double lo, double hi)
 {
     Tensor a = tensor_wrap(NULL, NULL, ndim, shape);
     a.data = malloc(a.size * sizeof(real));
     a.grad = calloc(a.size, sizeof(real));
-    for (size_t i = 0; i < a.size; i++) a.data[i] = (real)(lo + (hi - lo) * rng_uniform(rng));
+    fill_uniform(a.data, a.size, rng, lo, hi);
     return a;
 }
 

@@ -6,21 +6,6 @@
 
 #define TOL (IS_DOUBLE_BUILD ? 1e-11 : 2e-5)
 
-static void fill_uniform(real *a, size_t n, Rng *rng, double lo, double hi)
-{
-    for (size_t i = 0; i < n; i++) a[i] = (real)(lo + (hi - lo) * rng_uniform(rng));
-}
-
-static double max_abs_diff(const real *a, const real *b, size_t n)
-{
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (d > worst) worst = d;
-    }
-    return worst;
-}
-
 /* ---- counts, names, initialisation ----------------------------------------------------- */
 
 static void check_params(ZooShape zoo, size_t want, const char *what)

@@ -17,11 +17,6 @@ static EncoderConfig config(EncoderKind kind, ZooShape z)
     return c;
 }
 
-static void fill_uniform(real *x, size_t n, Rng *rng, double bound)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (real)(bound * (2 * rng_uniform(rng) - 1));
-}
-
 static int find_param(const ParamSet *ps, const char *name)
 {
     for (size_t i = 0; i < ps->count; i++)
@@ -99,7 +94,7 @@ static void check_statistics(void)
     Tape t;
     tape_init(&t);
     Tensor *theta = tensor_new(&t, 2, (size_t[]){1, P}, 0);
-    fill_uniform(theta->data, P, &rng, 1);
+    fill_uniform(theta->data, P, &rng, -1, 1);
     static const real w_ih0[8] = {5, -2, 0, 7, 1, 1, -3, 2}, w_hh0[4] = {3, 1, 4, 1}, lin_b[2] = {(real)0.5, (real)-1.5};
     memcpy(theta->data, w_ih0, sizeof w_ih0);          /* weight_ih_l0, offset 0 */
     memcpy(theta->data + 8, w_hh0, sizeof w_hh0);      /* weight_hh_l0, offset 8 */
@@ -159,7 +154,7 @@ static void check_gradients(EncoderKind kind, ZooShape z, size_t B, int params_t
     encoder_init(&enc, &c, &rng);
     Tensor theta = leaf_new(&rng, 2, (size_t[]){B, zoo_num_params(z)}, -0.8, 0.8);
     real *r = malloc(B * c.embed * sizeof(real));
-    fill_uniform(r, B * c.embed, &rng, 1);
+    fill_uniform(r, B * c.embed, &rng, -1, 1);
     Ctx ctx = {&enc, &theta, r};
     double worst = 0;
     char what[128];
@@ -202,7 +197,7 @@ static double permutation_change(const EncoderConfig *c, size_t B, Rng *rng)
     tape_init(&t);
     t.record = 0;
     Tensor *theta = tensor_new(&t, 2, (size_t[]){B, P}, 0), *permuted = tensor_new(&t, 2, (size_t[]){B, P}, 0);
-    fill_uniform(theta->data, B * P, rng, 0.5);
+    fill_uniform(theta->data, B * P, rng, -0.5, 0.5);
     size_t *perm = malloc(2 * H * sizeof *perm);
     for (size_t b = 0; b < B; b++) {
         rng_permutation(rng, H, perm);

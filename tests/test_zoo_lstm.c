@@ -7,11 +7,6 @@
 /* Forward agreement between computations that sum in different orders. */
 #define TOL (IS_DOUBLE_BUILD ? 1e-11 : 2e-5)
 
-static void fill_uniform(real *a, size_t n, Rng *rng, double lo, double hi)
-{
-    for (size_t i = 0; i < n; i++) a[i] = (real)(lo + (hi - lo) * rng_uniform(rng));
-}
-
 /* sum(out * r) with a fixed pseudo-random r (a function of out's size and seed only), so every
  * output element carries its own weight in the scalar the gradient checks differentiate. */
 static Tensor *weighted_sum(Tape *t, Tensor *out, uint64_t seed)
@@ -21,16 +16,6 @@ static Tensor *weighted_sum(Tape *t, Tensor *out, uint64_t seed)
     Tensor *r = tensor_new(t, out->ndim, out->shape, 0);
     fill_uniform(r->data, r->size, &rng, -1, 1);
     return op_sum_all(t, op_mul(t, out, r));
-}
-
-static double max_abs_diff(const real *a, const real *b, size_t n)
-{
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (d > worst) worst = d;
-    }
-    return worst;
 }
 
 /* ---- counts and layout ----------------------------------------------------------------- */
