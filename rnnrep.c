@@ -112,7 +112,7 @@ static real *random_zoo_thetas(ZooShape z, size_t B, Rng *rng)
 static void bench_step(EncoderKind kind, ZooShape z, const char *task)
 {
     enum { B = 64 };
-    size_t T = z.I == ZOO_MNIST.I ? 50 : 41;
+    size_t T = zoo_reads_tiles(z) ? 50 : 41;
     Rng rng;
     rng_seed(&rng, 3);
     EncoderConfig cfg = encoder_config_paper(kind, z);

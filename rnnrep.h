@@ -198,8 +198,8 @@ Tensor *op_dropout(Tape *t, Tensor *a, real p);            /* identity unless t-
 void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_out);
 /* A whole LSTM layer's recurrence from zero state, given the input products
  * xg (B, T, 4H) = x W_ih^T + b_ih:  gates_t = xg_t + h_{t-1} W_hh^T + b_hh, then the cell
- * -> h (B, T, H). The same numbers as T lstm_cells; one tape entry, whose backward forms
- * d W_hh as one matrix product over all B T rows. */
+ * -> h (B, T, H). The same values as T lstm_cells (their gradients agree up to rounding); one
+ * tape entry, whose backward forms d W_hh as one matrix product over all B T rows. */
 Tensor *op_lstm_sequence(Tape *t, Tensor *xg, Tensor *W_hh, Tensor *b_hh);
 
 /* Losses, each a mean over rows (all dims but the last) unless stated; shape (1). */
@@ -321,6 +321,9 @@ typedef enum ZooTensor {
 extern const char *const zoo_tensor_names[ZOO_NUM_TENSORS]; /* "lstm.weight_ih_l0", ..., "linear.bias" */
 
 size_t zoo_num_params(ZooShape s);                          /* P */
+/* Whether the zoo RNN reads MNIST tiles (I = 16, sigmoid probes, 50 steps) rather than
+ * language tokens (one-hot, softmax probes): the one rule every task-dependent choice uses. */
+int zoo_reads_tiles(ZooShape s);
 /* Where tensor k sits in the flat θ: offset, rows and columns (cols = 1 for biases). */
 void zoo_tensor_layout(ZooShape s, ZooTensor k, size_t *offset, size_t *rows, size_t *cols);
 

@@ -14,7 +14,7 @@
  *       x = sigmoid(output_map(o viewed as (B, M O)))
  *   y = core(eos);  E(θ) = head(y) = Linear(relu(Linear(y)))
  * probe = softmax over the tokens for formal languages, sigmoid for sequential MNIST. The
- * rule: a zoo RNN that reads MNIST tiles (I == ZOO_MNIST.I, the rule encoder_config_paper
+ * rule: a zoo RNN that reads MNIST tiles (zoo_reads_tiles, the rule encoder_config_paper
  * uses for L) gets sigmoid; any other zoo is a token language and gets softmax. The official
  * code decides it by the dataset name (probing_input_softmax).
  *
@@ -60,7 +60,7 @@ void probing_encoder_init(Encoder *enc, Rng *rng)
     ProbingEncoder *m = rr_calloc(1, sizeof *m, "probing encoder");
     enc->impl = m;
     m->interactive = c->kind == ENC_INTERACTIVE;
-    m->sigmoid_probes = I == ZOO_MNIST.I;
+    m->sigmoid_probes = zoo_reads_tiles(c->zoo);
     ParamSet *ps = &enc->params;
     m->bos = paramset_add(ps, "bos", 2, (size_t[]){1, C});
     m->eos = paramset_add(ps, "eos", 2, (size_t[]){1, C});

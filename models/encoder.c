@@ -27,7 +27,7 @@ EncoderConfig encoder_config_paper(EncoderKind kind, ZooShape zoo)
     c.dws_layers = 4;
     c.core = 256;
     c.M = 1;
-    c.L = zoo.I == ZOO_MNIST.I ? 50 : 22;
+    c.L = zoo_reads_tiles(zoo) ? 50 : 22;
     return c;
 }
 

@@ -96,7 +96,7 @@ static Tensor *weighted_sum(Tape *t, Rng *rng, Tensor *y, Tensor **r_out)
  * The fixtures
  * ====================================================================================== */
 
-static const char *zoo_name(ZooShape z) { return z.I == ZOO_MNIST.I ? "mnist" : "formal"; }
+static const char *zoo_name(ZooShape z) { return zoo_reads_tiles(z) ? "mnist" : "formal"; }
 
 static void fixture_zoo_lstm(Fixture *f, ZooShape z)
 {
