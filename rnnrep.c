@@ -119,7 +119,8 @@ static void bench_step(EncoderKind kind, ZooShape z, const char *task)
     Encoder enc;
     Emulator em;
     encoder_init(&enc, &cfg, &rng);
-    emulator_init(&em, z, 256, cfg.embed, &rng);
+    EmulatorConfig ec = emulator_config_paper(z);
+    emulator_init(&em, &ec, &rng);
     StepBench s;
     emulation_trainer_init(&s.trainer, &enc, &em, 4);
     real *theta = random_zoo_thetas(z, B, &rng);
@@ -129,7 +130,7 @@ static void bench_step(EncoderKind kind, ZooShape z, const char *task)
     for (size_t i = 0; i < (size_t)B * T * z.O; i++) y[i] = (real)rng_normal(&rng);
     s.batch = (EmulationBatch){B, T, theta, x, y};
     char name[64];
-    snprintf(name, sizeof name, "step-%s-%s", encoder_names[kind], task);
+    snprintf(name, sizeof name, "step-%s-%s", encoder_facts[kind].name, task);
     bench_run(name, 0, step_bench_fn, &s);
     emulation_trainer_free(&s.trainer);
     encoder_free(&enc);
@@ -228,7 +229,7 @@ static int cmd_bench(int argc, char **argv)
     for (int task = 0; task < 2; task++)
         for (int k = 0; k < ENC_COUNT; k++) {
             char name[64];
-            snprintf(name, sizeof name, "step-%s-%s", encoder_names[k], task ? "mnist" : "formal");
+            snprintf(name, sizeof name, "step-%s-%s", encoder_facts[k].name, task ? "mnist" : "formal");
             if (selected(name, argc, argv)) bench_step((EncoderKind)k, task ? ZOO_MNIST : ZOO_FORMAL, task ? "mnist" : "formal");
         }
     return 0;
@@ -238,15 +239,6 @@ static int cmd_bench(int argc, char **argv)
  * models: the encoders' table of the paper's poster, with parameter counts computed by
  * building each network at the paper's configuration.
  * ====================================================================================== */
-
-static const struct {
-    const char *type;
-    int invariant, universal;
-} encoder_facts[ENC_COUNT] = {
-    [ENC_STATS] = {"mechanistic", 1, 0},       [ENC_FLAT] = {"mechanistic", 0, 1},
-    [ENC_TRANSFORMER] = {"mechanistic", 0, 1}, [ENC_DWS] = {"mechanistic", 1, 1},
-    [ENC_NONINTERACTIVE] = {"functionalist", 1, 1}, [ENC_INTERACTIVE] = {"functionalist", 1, 1},
-};
 
 static size_t encoder_param_count(EncoderKind kind, ZooShape z)
 {
@@ -270,11 +262,12 @@ static int cmd_models(int argc, char **argv)
     Emulator ef, emm;
     zoo_lstm_init(&zf, ZOO_FORMAL, &rng);
     zoo_lstm_init(&zm, ZOO_MNIST, &rng);
-    emulator_init(&ef, ZOO_FORMAL, 256, 16, &rng);
-    emulator_init(&emm, ZOO_MNIST, 256, 16, &rng);
+    EmulatorConfig cf = emulator_config_paper(ZOO_FORMAL), cm = emulator_config_paper(ZOO_MNIST);
+    emulator_init(&ef, &cf, &rng);
+    emulator_init(&emm, &cm, &rng);
     printf("%-16s %-14s %-10s %-10s %12s %12s\n", "network", "type", "invariant", "universal", "formal", "mnist");
     for (int k = 0; k < ENC_COUNT; k++)
-        printf("%-16s %-14s %-10s %-10s %12zu %12zu\n", encoder_names[k], encoder_facts[k].type,
+        printf("%-16s %-14s %-10s %-10s %12zu %12zu\n", encoder_facts[k].name, encoder_facts[k].type,
                encoder_facts[k].invariant ? "yes" : "no", encoder_facts[k].universal ? "yes" : "no",
                encoder_param_count((EncoderKind)k, ZOO_FORMAL), encoder_param_count((EncoderKind)k, ZOO_MNIST));
     printf("%-16s %-14s %-10s %-10s %12zu %12zu\n", "zoo-lstm", "(the RNN)", "-", "-", zf.params.n, zm.params.n);
@@ -291,36 +284,18 @@ static int cmd_models(int argc, char **argv)
  * permuted (a function-preserving change, SPEC.md §1).
  * ====================================================================================== */
 
-/* max |E(θ) - E(πθ)| / max |E(θ)| over a batch of 4 random zoo RNNs. */
+/* encoder_permutation_change at the paper's configuration, over 4 random zoo RNNs. */
 static double invariance_change(EncoderKind kind, ZooShape z, Rng *rng)
 {
     enum { B = 4 };
-    size_t P = zoo_num_params(z);
     EncoderConfig cfg = encoder_config_paper(kind, z);
     Encoder enc;
     encoder_init(&enc, &cfg, rng);
     real *theta = random_zoo_thetas(z, B, rng);
-    size_t *perm = rr_malloc(2 * z.H * sizeof *perm, "permutation");
-    Tape t;
-    tape_init(&t);
-    t.record = 0;
-    Tensor *th = tensor_new(&t, 2, (size_t[]){B, P}, 0), *tp = tensor_new(&t, 2, (size_t[]){B, P}, 0);
-    memcpy(th->data, theta, B * P * sizeof(real));
-    rng_permutation(rng, z.H, perm);
-    rng_permutation(rng, z.H, perm + z.H);
-    for (size_t b = 0; b < B; b++) zoo_permute(z, theta + b * P, perm, perm + z.H, tp->data + b * P);
-    Tensor *e1 = encoder_forward(&t, &enc, th, NULL), *e2 = encoder_forward(&t, &enc, tp, NULL);
-    double diff = 0, scale = 0;
-    for (size_t i = 0; i < e1->size; i++) {
-        double d = fabs((double)e1->data[i] - e2->data[i]), m = fabs((double)e1->data[i]);
-        diff = d > diff ? d : diff;
-        scale = m > scale ? m : scale;
-    }
-    tape_free(&t);
-    free(perm);
+    double change = encoder_permutation_change(&enc, theta, B, rng);
     free(theta);
     encoder_free(&enc);
-    return diff / (scale > 0 ? scale : 1);
+    return change;
 }
 
 static int cmd_invariance(int argc, char **argv)
@@ -333,7 +308,7 @@ static int cmd_invariance(int argc, char **argv)
     for (int k = 0; k < ENC_COUNT; k++) {
         double f = invariance_change((EncoderKind)k, ZOO_FORMAL, &rng);
         double m = invariance_change((EncoderKind)k, ZOO_MNIST, &rng);
-        printf("%-16s %-10s %14.3e %14.3e\n", encoder_names[k], encoder_facts[k].invariant ? "yes" : "no", f, m);
+        printf("%-16s %-10s %14.3e %14.3e\n", encoder_facts[k].name, encoder_facts[k].invariant ? "yes" : "no", f, m);
     }
     printf("(max relative change of E(θ) under a random hidden-neuron permutation of θ)\n");
     return 0;

@@ -326,6 +326,15 @@ size_t zoo_num_params(ZooShape s);                          /* P */
 int zoo_reads_tiles(ZooShape s);
 /* Where tensor k sits in the flat θ: offset, rows and columns (cols = 1 for biases). */
 void zoo_tensor_layout(ZooShape s, ZooTensor k, size_t *offset, size_t *rows, size_t *cols);
+/* The ten tensors of a batch theta (B, P) as tensors on the tape: weights (B, rows, cols),
+ * biases (B, rows); gradients flow back into theta when it carries one. Every reader of θ's
+ * structure (the encoders, the zoo RNN as data) starts here. */
+void zoo_theta_views(Tape *t, ZooShape s, Tensor *theta, Tensor *views[ZOO_NUM_TENSORS]);
+/* The five weight matrices in the official order (W_ih^0, W_hh^0, W_ih^1, W_hh^1,
+ * linear.weight) and the bias each matrix's rows pair with (b_ih^0, b_hh^0, ..., linear.bias). */
+#define ZOO_NUM_MATRICES 5
+extern const ZooTensor zoo_matrix_of[ZOO_NUM_MATRICES];
+extern const ZooTensor zoo_bias_of[ZOO_NUM_MATRICES];
 
 /* Mode 1: one zoo RNN being trained; θ is its ParamSet, in the flat layout. */
 typedef struct ZooLstm {
@@ -367,16 +376,27 @@ void zoo_permute(ZooShape s, const real *theta, const size_t *perm0, const size_
  * dispatches to models/enc_*.c). Input: a batch of flat θ, theta (B, P), as data.
  * ---------------------------------------------------------------------------------------- */
 typedef enum EncoderKind {
-    ENC_STATS,            /* layer-wise statistics: mechanistic, invariant, not universal */
-    ENC_FLAT,             /* flattened weights: mechanistic, not invariant, universal */
-    ENC_TRANSFORMER,      /* parameter transformer: mechanistic, not invariant, universal */
-    ENC_DWS,              /* DWSNet for LSTMs: mechanistic, invariant, universal */
-    ENC_NONINTERACTIVE,   /* non-interactive probing: functionalist, invariant, universal */
-    ENC_INTERACTIVE,      /* interactive probing: functionalist, invariant, universal */
-    ENC_COUNT
+    ENC_STATS, ENC_FLAT, ENC_TRANSFORMER, ENC_DWS, ENC_NONINTERACTIVE, ENC_INTERACTIVE, ENC_COUNT
 } EncoderKind;
-extern const char *const encoder_names[ENC_COUNT]; /* "stats", "flat", "transformer", "dws",
-                                                      "noninteractive", "interactive" */
+
+/* What each encoder is (the paper's poster table), in one place:
+ *   name           type           invariant  universal
+ *   stats          mechanistic    yes        no
+ *   flat           mechanistic    no         yes
+ *   transformer    mechanistic    no         yes
+ *   dws            mechanistic    yes        yes
+ *   noninteractive functionalist  yes        yes
+ *   interactive    functionalist  yes        yes
+ * invariant: E(πθ) = E(θ) for every hidden-neuron permutation π (SPEC.md §1); an encoder that
+ * is not is trained with permutation augmentation (SPEC.md §5). universal: can in principle
+ * tell any two different functions apart. */
+typedef struct EncoderFacts {
+    const char *name;      /* the official preset name */
+    const char *type;      /* "mechanistic" (reads θ) or "functionalist" (queries the RNN) */
+    int invariant, universal;
+} EncoderFacts;
+extern const EncoderFacts encoder_facts[ENC_COUNT];
+#define PAPER_EMBED 16     /* E, the embedding size of every encoder and the emulator */
 
 typedef struct EncoderConfig {
     EncoderKind kind;
@@ -407,18 +427,27 @@ void encoder_free(Encoder *enc);
 /* E(θ) (B, E), not normalised; gradients flow into the encoder's parameters and, where the
  * architecture allows (all but stats), into theta when it carries a gradient. */
 Tensor *encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace);
+/* How far an encoder is from permutation invariance: max |E(θ) - E(πθ)| / max |E(θ)| over a
+ * batch theta (B, P), where each θ gets its own random permutation π of the hidden neurons of
+ * both LSTM layers (SPEC.md §1, drawn from rng). 0 for an exactly invariant encoder. */
+double encoder_permutation_change(const Encoder *enc, const real *theta, size_t B, Rng *rng);
 
 /* ------------------------------------------------------------------------------------------
  * Emulator and emulation losses (models/emulator.c, SPEC.md §4).
  * ---------------------------------------------------------------------------------------- */
-typedef struct Emulator {
+typedef struct EmulatorConfig {
     ZooShape zoo;
     size_t width, embed;          /* D = 256, E = 16 */
+} EmulatorConfig;
+EmulatorConfig emulator_config_paper(ZooShape zoo);   /* D = 256, E = 16 (the encoders' embed) */
+
+typedef struct Emulator {
+    EmulatorConfig cfg;
     ParamSet params;
     Linear input, embedding, output;   /* Linear(I, D), Linear(E, D), Linear(D, O) */
     LstmLayer lstm[2];                 /* nn.LSTM(D, D, 2) */
 } Emulator;
-void emulator_init(Emulator *em, ZooShape zoo, size_t width, size_t embed, Rng *rng);
+void emulator_init(Emulator *em, const EmulatorConfig *cfg, Rng *rng);
 void emulator_free(Emulator *em);
 /* x (B, T, I) inputs, e (B, E) embeddings (added, projected, to the first step only)
  * -> logits (B, T, O). */

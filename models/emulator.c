@@ -12,11 +12,17 @@
 
 /* Declaration order = the official module's registration order, hence its state_dict order:
  * embedding_projection, input_projection, lstm (layer 0, then 1), output_projection. */
-void emulator_init(Emulator *em, ZooShape zoo, size_t width, size_t embed, Rng *rng)
+EmulatorConfig emulator_config_paper(ZooShape zoo)
 {
-    em->zoo = zoo;
-    em->width = width;
-    em->embed = embed;
+    EmulatorConfig c = {zoo, 256, PAPER_EMBED};
+    return c;
+}
+
+void emulator_init(Emulator *em, const EmulatorConfig *cfg, Rng *rng)
+{
+    ZooShape zoo = cfg->zoo;
+    size_t width = cfg->width, embed = cfg->embed;
+    em->cfg = *cfg;
     paramset_init(&em->params, "emulator");
     linear_declare(&em->embedding, &em->params, "embedding_projection", embed, width, 1);
     linear_declare(&em->input, &em->params, "input_projection", zoo.I, width, 1);
@@ -41,14 +47,14 @@ void emulator_free(Emulator *em) { paramset_free(&em->params); }
  * e may be NULL: no conditioning term at all (not even b_emb). */
 Tensor *emulator_forward(Tape *t, const Emulator *em, Tensor *x, Tensor *e)
 {
-    if (x->ndim != 3 || x->shape[2] != em->zoo.I) {
+    if (x->ndim != 3 || x->shape[2] != em->cfg.zoo.I) {
         char sx[96];
         tensor_shape_str(x, sx, sizeof sx);
-        rr_fatal("emulator_forward: want x (B, T, %zu), got %s", em->zoo.I, sx);
+        rr_fatal("emulator_forward: want x (B, T, %zu), got %s", em->cfg.zoo.I, sx);
     }
-    size_t B = x->shape[0], T = x->shape[1], D = em->width;
-    if (e && (e->ndim != 2 || e->shape[0] != B || e->shape[1] != em->embed))
-        rr_fatal("emulator_forward: want e (%zu, %zu)", B, em->embed);
+    size_t B = x->shape[0], T = x->shape[1], D = em->cfg.width;
+    if (e && (e->ndim != 2 || e->shape[0] != B || e->shape[1] != em->cfg.embed))
+        rr_fatal("emulator_forward: want e (%zu, %zu)", B, em->cfg.embed);
     Tensor *u = linear_forward(t, &em->input, x);                               /* (B, T, D) */
     if (e) {
         Tensor *cond = tensor_view(t, linear_forward(t, &em->embedding, e), 3, (size_t[]){B, 1, D}); /* (B, 1, D) */

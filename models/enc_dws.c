@@ -68,9 +68,8 @@
 
 #include "models/encoders.h"
 
-enum { A0, B0, A1, B1, A2, N_WEIGHTS };  /* the official order of the weights (and biases) */
-static const ZooTensor weight_of[N_WEIGHTS] = {ZOO_W_IH0, ZOO_W_HH0, ZOO_W_IH1, ZOO_W_HH1, ZOO_LINEAR_W};
-static const ZooTensor bias_of[N_WEIGHTS] = {ZOO_B_IH0, ZOO_B_HH0, ZOO_B_IH1, ZOO_B_HH1, ZOO_LINEAR_B};
+/* The official order of the weights (and biases): zoo_matrix_of's (and zoo_bias_of's). */
+enum { A0, B0, A1, B1, A2, N_WEIGHTS };
 
 /* A 1×1 convolution or a Linear layer: y = W x + b over the channel axis. */
 typedef struct ChannelMap {
@@ -341,15 +340,14 @@ static DwsState dws_layer_forward(Tape *t, const DwsLayer *L, ZooShape z, const 
 static DwsState dws_input(Tape *t, ZooShape z, Tensor *theta)
 {
     size_t B = theta->shape[0], H = z.H;
+    Tensor *views[ZOO_NUM_TENSORS];
+    zoo_theta_views(t, z, theta, views);
     DwsState s;
     for (int i = 0; i < N_WEIGHTS; i++) {
-        size_t off, rows, cols;
-        zoo_tensor_layout(z, weight_of[i], &off, &rows, &cols);
-        Tensor *w = op_slice(t, theta, 1, off, rows * cols);     /* (B, rows cols) */
+        Tensor *w = views[zoo_matrix_of[i]], *b = views[zoo_bias_of[i]]; /* (B, rows, cols), (B, rows) */
+        size_t rows = w->shape[1], cols = w->shape[2];
         if (i == A2) s.w[i] = repeat(t, tensor_view(t, w, 4, (size_t[]){B, 1, rows, cols}), 1, 4);
         else s.w[i] = tensor_view(t, w, 4, (size_t[]){B, 4, H, cols});
-        zoo_tensor_layout(z, bias_of[i], &off, &rows, &cols);
-        Tensor *b = op_slice(t, theta, 1, off, rows);            /* (B, rows) */
         if (i == A2) s.b[i] = repeat(t, tensor_view(t, b, 3, (size_t[]){B, 1, rows}), 1, 4);
         else s.b[i] = tensor_view(t, b, 3, (size_t[]){B, 4, H});
     }
@@ -374,8 +372,8 @@ Tensor *dws_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTra
     Tensor *features[ZOO_NUM_TENSORS];
     for (int i = 0; i < N_WEIGHTS; i++) {
         Tensor *w = s.w[i], *b = s.b[i];
-        features[weight_of[i]] = op_mean_axis(t, tensor_view(t, w, 3, (size_t[]){B, C, w->shape[2] * w->shape[3]}), 2);
-        features[bias_of[i]] = op_mean_axis(t, b, 2);           /* (B, C) */
+        features[zoo_matrix_of[i]] = op_mean_axis(t, tensor_view(t, w, 3, (size_t[]){B, C, w->shape[2] * w->shape[3]}), 2);
+        features[zoo_bias_of[i]] = op_mean_axis(t, b, 2);           /* (B, C) */
     }
     Tensor *x = op_concat(t, features, ZOO_NUM_TENSORS, 1);     /* (B, 10 C) */
     return mlp_forward(t, &d->mlp, x);                          /* (B, E) */

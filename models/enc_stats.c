@@ -95,15 +95,16 @@ Tensor *stats_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeT
 {
     size_t B = theta->shape[0], P = theta->shape[1], F = ZOO_NUM_TENSORS * STATS_PER_TENSOR;
     (void)trace;
+    Tensor *views[ZOO_NUM_TENSORS];
+    zoo_theta_views(t, enc->cfg.zoo, theta, views);
     Tensor *x = tensor_new(t, 2, (size_t[]){B, F}, 0); /* (B, 70), data: no gradient to θ */
     double *sorted = rr_malloc(P * sizeof *sorted, "stats encoder scratch");
-    for (size_t b = 0; b < B; b++)
-        for (int k = 0; k < ZOO_NUM_TENSORS; k++) {
-            size_t off, rows, cols;
-            zoo_tensor_layout(enc->cfg.zoo, (ZooTensor)k, &off, &rows, &cols);
-            if (rows * cols < 2) rr_fatal("stats encoder: %s has one entry, its variance is undefined", zoo_tensor_names[k]);
-            tensor_statistics(theta->data + b * P + off, rows * cols, sorted, x->data + b * F + (size_t)k * STATS_PER_TENSOR);
-        }
+    for (int k = 0; k < ZOO_NUM_TENSORS; k++) {
+        size_t n = views[k]->size / B; /* entries of tensor k in one θ */
+        if (n < 2) rr_fatal("stats encoder: %s has one entry, its variance is undefined", zoo_tensor_names[k]);
+        for (size_t b = 0; b < B; b++)
+            tensor_statistics(views[k]->data + b * n, n, sorted, x->data + b * F + (size_t)k * STATS_PER_TENSOR);
+    }
     free(sorted);
     return mlp_forward(t, enc->impl, x);                  /* (B, E) */
 }

@@ -33,11 +33,8 @@
 
 #include "models/encoders.h"
 
-enum { NUM_MATRICES = 5, MAX_HEADS = 64 };
+enum { NUM_MATRICES = ZOO_NUM_MATRICES, MAX_HEADS = 64 };
 
-/* The weight matrices that make tokens, each with the bias its rows pair with. */
-static const ZooTensor matrix_of[NUM_MATRICES] = {ZOO_W_IH0, ZOO_W_HH0, ZOO_W_IH1, ZOO_W_HH1, ZOO_LINEAR_W};
-static const ZooTensor bias_of[NUM_MATRICES] = {ZOO_B_IH0, ZOO_B_HH0, ZOO_B_IH1, ZOO_B_HH1, ZOO_LINEAR_B};
 static const char *const transform_name[NUM_MATRICES] = {
     "lstm_cells_0_i2h", "lstm_cells_0_h2h", "lstm_cells_1_i2h", "lstm_cells_1_h2h", "linear"};
 
@@ -79,7 +76,7 @@ void transformer_encoder_init(Encoder *enc, Rng *rng)
     m->tokens = 1;
     for (int k = 0; k < NUM_MATRICES; k++) {
         size_t off, rows, cols;
-        zoo_tensor_layout(c->zoo, matrix_of[k], &off, &rows, &cols);
+        zoo_tensor_layout(c->zoo, zoo_matrix_of[k], &off, &rows, &cols);
         m->tokens += rows;
     }
     m->compression_token = paramset_add(ps, "compression_token", 3, (size_t[]){1, 1, D});
@@ -87,7 +84,7 @@ void transformer_encoder_init(Encoder *enc, Rng *rng)
     for (int k = 0; k < NUM_MATRICES; k++) {
         size_t off, rows, cols;
         char name[128];
-        zoo_tensor_layout(c->zoo, matrix_of[k], &off, &rows, &cols);
+        zoo_tensor_layout(c->zoo, zoo_matrix_of[k], &off, &rows, &cols);
         snprintf(name, sizeof name, "input_transformations.%s", transform_name[k]);
         linear_declare(&m->input[k], ps, name, cols + 1, D, 1);
     }
@@ -192,13 +189,12 @@ Tensor *transformer_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, 
     const EncoderConfig *c = &enc->cfg;
     const ParameterTransformer *m = enc->impl;
     size_t B = theta->shape[0], D = c->d_model, T = m->tokens;
-    Tensor *parts[NUM_MATRICES + 1];
+    Tensor *parts[NUM_MATRICES + 1], *views[ZOO_NUM_TENSORS];
+    zoo_theta_views(t, c->zoo, theta, views);
     for (int k = 0; k < NUM_MATRICES; k++) {
-        size_t woff, boff, rows, cols, one;
-        zoo_tensor_layout(c->zoo, matrix_of[k], &woff, &rows, &cols);
-        zoo_tensor_layout(c->zoo, bias_of[k], &boff, &rows, &one);
-        Tensor *W = tensor_view(t, op_slice(t, theta, 1, woff, rows * cols), 3, (size_t[]){B, rows, cols});
-        Tensor *b = tensor_view(t, op_slice(t, theta, 1, boff, rows), 3, (size_t[]){B, rows, 1});
+        Tensor *W = views[zoo_matrix_of[k]];                               /* (B, rows, cols) */
+        size_t rows = W->shape[1];
+        Tensor *b = tensor_view(t, views[zoo_bias_of[k]], 3, (size_t[]){B, rows, 1});
         Tensor *rows_with_bias = op_concat(t, (Tensor *[]){W, b}, 2, 2);   /* (B, rows, cols + 1) */
         parts[k] = linear_forward(t, &m->input[k], rows_with_bias);        /* (B, rows, D) */
     }

@@ -2,12 +2,20 @@
  * encoder.c — the one interface of the six encoders: the paper's configurations and the
  * dispatch to each kind's implementation in models/enc_*.c.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/encoders.h"
 
-const char *const encoder_names[ENC_COUNT] = {"stats", "flat", "transformer", "dws", "noninteractive", "interactive"};
+const EncoderFacts encoder_facts[ENC_COUNT] = {
+    [ENC_STATS] = {"stats", "mechanistic", 1, 0},
+    [ENC_FLAT] = {"flat", "mechanistic", 0, 1},
+    [ENC_TRANSFORMER] = {"transformer", "mechanistic", 0, 1},
+    [ENC_DWS] = {"dws", "mechanistic", 1, 1},
+    [ENC_NONINTERACTIVE] = {"noninteractive", "functionalist", 1, 1},
+    [ENC_INTERACTIVE] = {"interactive", "functionalist", 1, 1},
+};
 
 EncoderConfig encoder_config_paper(EncoderKind kind, ZooShape zoo)
 {
@@ -15,7 +23,7 @@ EncoderConfig encoder_config_paper(EncoderKind kind, ZooShape zoo)
     memset(&c, 0, sizeof c);
     c.kind = kind;
     c.zoo = zoo;
-    c.embed = 16;
+    c.embed = PAPER_EMBED;
     c.hidden = 128;
     c.hidden_layers = kind == ENC_FLAT ? 3 : 1;
     c.d_model = 128;
@@ -48,7 +56,7 @@ void encoder_init(Encoder *enc, const EncoderConfig *cfg, Rng *rng)
     if ((unsigned)cfg->kind >= ENC_COUNT) rr_fatal("encoder_init: unknown encoder kind %d", (int)cfg->kind);
     enc->cfg = *cfg;
     enc->impl = NULL;
-    paramset_init(&enc->params, encoder_names[cfg->kind]);
+    paramset_init(&enc->params, encoder_facts[cfg->kind].name);
     kinds[cfg->kind].init(enc, rng); /* declares, finalizes and initialises enc->params */
 }
 
@@ -61,6 +69,32 @@ void encoder_free(Encoder *enc)
 Tensor *encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace)
 {
     size_t P = zoo_num_params(enc->cfg.zoo);
-    if (theta->ndim != 2 || theta->shape[1] != P) rr_fatal("encoder %s: want theta (B, %zu)", encoder_names[enc->cfg.kind], P);
+    if (theta->ndim != 2 || theta->shape[1] != P) rr_fatal("encoder %s: want theta (B, %zu)", encoder_facts[enc->cfg.kind].name, P);
     return kinds[enc->cfg.kind].forward(t, enc, theta, trace);
+}
+
+double encoder_permutation_change(const Encoder *enc, const real *theta, size_t B, Rng *rng)
+{
+    ZooShape z = enc->cfg.zoo;
+    size_t P = zoo_num_params(z), H = z.H;
+    size_t *perm = rr_malloc(2 * H * sizeof *perm, "permutation");
+    Tape t;
+    tape_init(&t);
+    t.record = 0;
+    Tensor *th = tensor_new(&t, 2, (size_t[]){B, P}, 0), *tp = tensor_new(&t, 2, (size_t[]){B, P}, 0);
+    memcpy(th->data, theta, B * P * sizeof(real));
+    for (size_t b = 0; b < B; b++) {
+        rng_permutation(rng, H, perm);
+        rng_permutation(rng, H, perm + H);
+        zoo_permute(z, theta + b * P, perm, perm + H, tp->data + b * P);
+    }
+    Tensor *e1 = encoder_forward(&t, enc, th, NULL), *e2 = encoder_forward(&t, enc, tp, NULL);
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < e1->size; i++) {
+        diff = fmax(diff, fabs((double)e1->data[i] - (double)e2->data[i]));
+        scale = fmax(scale, fabs((double)e1->data[i]));
+    }
+    tape_free(&t);
+    free(perm);
+    return diff / (scale > 0 ? scale : 1);
 }

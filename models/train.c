@@ -18,7 +18,7 @@ void emulation_trainer_init(EmulationTrainer *tr, Encoder *enc, Emulator *em, ui
     tr->clip = 0.1;
     tr->loss = LOSS_TV;
     /* Encoders that are not invariant to hidden-neuron permutations learn it from data. */
-    tr->augment = enc->cfg.kind == ENC_FLAT || enc->cfg.kind == ENC_TRANSFORMER;
+    tr->augment = !encoder_facts[enc->cfg.kind].invariant;
     rng_seed(&tr->rng, seed);
     tape_init(&tr->tape);
 }
@@ -29,7 +29,7 @@ void emulation_trainer_free(EmulationTrainer *tr) { tape_free(&tr->tape); }
 static Tensor *emulation_forward(EmulationTrainer *tr, const EmulationBatch *batch, const real *theta)
 {
     Tape *t = &tr->tape;
-    ZooShape z = tr->emulator->zoo;
+    ZooShape z = tr->emulator->cfg.zoo;
     size_t B = batch->B, T = batch->T, P = zoo_num_params(z);
     Tensor *th = tensor_new(t, 2, (size_t[]){B, P}, 0);                 /* (B, P) */
     Tensor *x = tensor_new(t, 3, (size_t[]){B, T, z.I}, 0);             /* (B, T, I) */
@@ -53,7 +53,7 @@ double emulation_eval(EmulationTrainer *tr, const EmulationBatch *batch)
 
 double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch)
 {
-    ZooShape z = tr->emulator->zoo;
+    ZooShape z = tr->emulator->cfg.zoo;
     size_t B = batch->B, P = zoo_num_params(z);
     real *permuted = NULL;
     if (tr->augment) { /* one random permutation per LSTM layer, the same for the whole batch */

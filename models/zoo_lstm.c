@@ -32,6 +32,26 @@ void zoo_tensor_layout(ZooShape s, ZooTensor k, size_t *offset, size_t *rows, si
     *cols = c[k];
 }
 
+const ZooTensor zoo_matrix_of[ZOO_NUM_MATRICES] = {ZOO_W_IH0, ZOO_W_HH0, ZOO_W_IH1, ZOO_W_HH1, ZOO_LINEAR_W};
+const ZooTensor zoo_bias_of[ZOO_NUM_MATRICES] = {ZOO_B_IH0, ZOO_B_HH0, ZOO_B_IH1, ZOO_B_HH1, ZOO_LINEAR_B};
+
+void zoo_theta_views(Tape *t, ZooShape s, Tensor *theta, Tensor *views[ZOO_NUM_TENSORS])
+{
+    size_t P = zoo_num_params(s);
+    if (theta->ndim != 2 || theta->shape[1] != P) {
+        char sh[96];
+        tensor_shape_str(theta, sh, sizeof sh);
+        rr_fatal("zoo_theta_views: want theta (B, %zu), got %s", P, sh);
+    }
+    size_t B = theta->shape[0];
+    for (int k = 0; k < ZOO_NUM_TENSORS; k++) {
+        size_t off, rows, cols;
+        zoo_tensor_layout(s, (ZooTensor)k, &off, &rows, &cols);
+        Tensor *block = op_slice(t, theta, 1, off, rows * cols); /* (B, rows cols), contiguous */
+        views[k] = cols == 1 ? block : tensor_view(t, block, 3, (size_t[]){B, rows, cols});
+    }
+}
+
 int zoo_reads_tiles(ZooShape s) { return s.I == ZOO_MNIST.I; }
 
 size_t zoo_num_params(ZooShape s)
@@ -78,17 +98,11 @@ Tensor *zoo_lstm_forward(Tape *t, const ZooLstm *m, Tensor *x)
 
 void zoo_batch_begin(Tape *t, ZooBatch *zb, ZooShape s, Tensor *theta, size_t M)
 {
-    size_t B = theta->shape[0], P = zoo_num_params(s);
-    if (theta->ndim != 2 || theta->shape[1] != P) rr_fatal("zoo_batch_begin: want theta (B, %zu)", P);
+    size_t B = theta->shape[0];
+    zoo_theta_views(t, s, theta, zb->w);
     zb->shape = s;
     zb->B = B;
     zb->M = M;
-    for (int k = 0; k < ZOO_NUM_TENSORS; k++) {
-        size_t off, rows, cols;
-        zoo_tensor_layout(s, (ZooTensor)k, &off, &rows, &cols);
-        Tensor *block = op_slice(t, theta, 1, off, rows * cols); /* (B, rows * cols), contiguous */
-        zb->w[k] = cols == 1 ? block : tensor_view(t, block, 3, (size_t[]){B, rows, cols});
-    }
     for (int l = 0; l < 2; l++) {
         zb->h[l] = tensor_new(t, 3, (size_t[]){B, M, s.H}, 0);
         zb->c[l] = tensor_new(t, 3, (size_t[]){B, M, s.H}, 0);

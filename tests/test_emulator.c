@@ -20,7 +20,8 @@ static void check_params(ZooShape zoo, size_t want, const char *what)
     Rng rng;
     rng_seed(&rng, 5);
     Emulator em;
-    emulator_init(&em, zoo, 256, 16, &rng);
+    EmulatorConfig ec = emulator_config_paper(zoo);
+    emulator_init(&em, &ec, &rng);
     CHECK(em.params.n == want, "%s: emulator has %zu parameters, want %zu", what, em.params.n, want);
     size_t n = sizeof names / sizeof names[0];
     CHECK(em.params.count == n, "%s: %zu tensors, want %zu", what, em.params.count, n);
@@ -43,7 +44,7 @@ static void check_params(ZooShape zoo, size_t want, const char *what)
  * output projection from the building blocks. */
 static Tensor *forward_by_hand(Tape *t, const Emulator *em, const Tensor *x, const Tensor *e)
 {
-    size_t B = x->shape[0], T = x->shape[1], I = em->zoo.I, D = em->width, E = em->embed;
+    size_t B = x->shape[0], T = x->shape[1], I = em->cfg.zoo.I, D = em->cfg.width, E = em->cfg.embed;
     Tensor *u = tensor_new(t, 3, (size_t[]){B, T, D}, 0);                       /* (B, T, D) */
     for (size_t b = 0; b < B; b++)
         for (size_t s = 0; s < T; s++)
@@ -67,7 +68,7 @@ static void check_forward(void)
     Emulator em;
     ZooShape zoo = ZOO_MNIST;
     size_t B = 3, T = 6, D = 12, E = 5;
-    emulator_init(&em, zoo, D, E, &rng);
+    emulator_init(&em, &(EmulatorConfig){zoo, D, E}, &rng);
     Tape t;
     tape_init(&t);
     t.record = 0;
@@ -189,7 +190,7 @@ static void gradcheck_losses(void)
     size_t B = 2, T = 3;
     Emulator em;
     ZooShape zoo = ZOO_FORMAL;
-    emulator_init(&em, zoo, 7, 3, &rng);                   /* D = 7, E = 3: every element is checked */
+    emulator_init(&em, &(EmulatorConfig){zoo, 7, 3}, &rng);                  /* D = 7, E = 3: every element is checked */
     /* Larger weights than PyTorch's ±1/sqrt(D) carry larger signals through the two layers, so
      * the gradients stand well above the finite differences' rounding noise. */
     for (size_t v = 0; v < em.params.count; v++) init_uniform(em.params.views[v], &rng, 0.8);

@@ -44,10 +44,10 @@ static void check_counts(void)
             encoder_init(&enc, &c, &rng);
             size_t n = m ? want[k].mnist : want[k].formal;
             const ParamSet *ps = &enc.params;
-            CHECK(ps->n == n, "%s (%s): %zu parameters, want %zu", encoder_names[want[k].kind], m ? "mnist" : "formal", ps->n, n);
-            CHECK(ps->count == want[k].tensors, "%s: %zu parameter tensors, want %zu", encoder_names[want[k].kind], ps->count, want[k].tensors);
+            CHECK(ps->n == n, "%s (%s): %zu parameters, want %zu", encoder_facts[want[k].kind].name, m ? "mnist" : "formal", ps->n, n);
+            CHECK(ps->count == want[k].tensors, "%s: %zu parameter tensors, want %zu", encoder_facts[want[k].kind].name, ps->count, want[k].tensors);
             CHECK(strcmp(ps->names[0], want[k].first) == 0 && strcmp(ps->names[ps->count - 1], want[k].last) == 0,
-                  "%s: names %s .. %s", encoder_names[want[k].kind], ps->names[0], ps->names[ps->count - 1]);
+                  "%s: names %s .. %s", encoder_facts[want[k].kind].name, ps->names[0], ps->names[ps->count - 1]);
             if (want[k].kind == ENC_DWS) {
                 /* Official shapes and order: the module's own embeddings, then i2h_layer_0 ... */
                 int i = find_param(ps, "np_model.0.i2h_layer_0.weight"), j = find_param(ps, "np_model.6.h2h_bias_1_rc.bias");
@@ -160,12 +160,12 @@ static void check_gradients(EncoderKind kind, ZooShape z, size_t B, int params_t
     char what[128];
     if (params_too)
         for (size_t i = 0; i < enc.params.count; i++) {
-            snprintf(what, sizeof what, "%s %s", encoder_names[kind], enc.params.names[i]);
+            snprintf(what, sizeof what, "%s %s", encoder_facts[kind].name, enc.params.names[i]);
             double err = gradcheck(what, loss_fn, &ctx, enc.params.views[i], 100, 1e-5);
             worst = err > worst ? err : worst;
         }
     if (theta_grad) {
-        snprintf(what, sizeof what, "%s theta (P = %zu)", encoder_names[kind], zoo_num_params(z));
+        snprintf(what, sizeof what, "%s theta (P = %zu)", encoder_facts[kind].name, zoo_num_params(z));
         double err = gradcheck(what, loss_fn, &ctx, &theta, 100, 1e-5);
         printf("  %-36s ok; max rel err where |diff| > 1e-7: %.1e\n", what, err);
     } else { /* stats: θ is data, nothing flows back into it */
@@ -175,10 +175,10 @@ static void check_gradients(EncoderKind kind, ZooShape z, size_t B, int params_t
         tape_backward(&t, loss_fn(&t, &ctx));
         int zero = 1;
         for (size_t i = 0; i < theta.size; i++) zero &= theta.grad[i] == 0;
-        CHECK(zero, "%s: no gradient flows into theta", encoder_names[kind]);
+        CHECK(zero, "%s: no gradient flows into theta", encoder_facts[kind].name);
         tape_free(&t);
     }
-    if (params_too) printf("  %-36s ok over %zu tensors; max rel err where |diff| > 1e-7: %.1e\n", encoder_names[kind], enc.params.count, worst);
+    if (params_too) printf("  %-36s ok over %zu tensors; max rel err where |diff| > 1e-7: %.1e\n", encoder_facts[kind].name, enc.params.count, worst);
     leaf_free(&theta);
     free(r);
     encoder_free(&enc);
@@ -186,34 +186,18 @@ static void check_gradients(EncoderKind kind, ZooShape z, size_t B, int params_t
 
 /* ---------------------------------------------------------------------------------------- */
 
-/* E(θ) against E(πθ) for random hidden-neuron permutations π of both LSTM layers. Returns
- * max |ΔE| / max |E|. */
+/* encoder_permutation_change on B random θ (uniform in ±0.5). */
 static double permutation_change(const EncoderConfig *c, size_t B, Rng *rng)
 {
     Encoder enc;
     encoder_init(&enc, c, rng);
-    size_t P = zoo_num_params(c->zoo), H = c->zoo.H, E = c->embed;
-    Tape t;
-    tape_init(&t);
-    t.record = 0;
-    Tensor *theta = tensor_new(&t, 2, (size_t[]){B, P}, 0), *permuted = tensor_new(&t, 2, (size_t[]){B, P}, 0);
-    fill_uniform(theta->data, B * P, rng, -0.5, 0.5);
-    size_t *perm = malloc(2 * H * sizeof *perm);
-    for (size_t b = 0; b < B; b++) {
-        rng_permutation(rng, H, perm);
-        rng_permutation(rng, H, perm + H);
-        zoo_permute(c->zoo, theta->data + b * P, perm, perm + H, permuted->data + b * P);
-    }
-    Tensor *e0 = encoder_forward(&t, &enc, theta, NULL), *e1 = encoder_forward(&t, &enc, permuted, NULL);
-    double diff = 0, scale = 0;
-    for (size_t i = 0; i < B * E; i++) {
-        diff = fmax(diff, fabs((double)e0->data[i] - (double)e1->data[i]));
-        scale = fmax(scale, fabs((double)e0->data[i]));
-    }
-    free(perm);
-    tape_free(&t);
+    size_t P = zoo_num_params(c->zoo);
+    real *theta = malloc(B * P * sizeof *theta);
+    fill_uniform(theta, B * P, rng, -0.5, 0.5);
+    double change = encoder_permutation_change(&enc, theta, B, rng);
+    free(theta);
     encoder_free(&enc);
-    return diff / scale;
+    return change;
 }
 
 static void check_permutation_symmetry(void)

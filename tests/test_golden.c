@@ -18,8 +18,8 @@ static void check_save_load(void)
     Rng rng;
     rng_seed(&rng, 3);
     Emulator a, b;
-    emulator_init(&a, ZOO_FORMAL, 16, 16, &rng);
-    emulator_init(&b, ZOO_FORMAL, 16, 16, &rng);
+    emulator_init(&a, &(EmulatorConfig){ZOO_FORMAL, 16, 16}, &rng);
+    emulator_init(&b, &(EmulatorConfig){ZOO_FORMAL, 16, 16}, &rng);
     CHECK(params_save(&a.params, "build/emulator.npy", err) == RR_OK, "save: %s", err);
     CHECK(params_load(&b.params, "build/emulator.npy", err) == RR_OK, "load: %s", err);
     int same = 1; /* stored as float32: equal after that rounding */

@@ -136,7 +136,7 @@ static void fixture_emulator(Fixture *f, ZooShape z)
     rng_seed(&rng, 200 + z.I);
     size_t D = 32, E = 16, B = 2, T = 5;
     Emulator em;
-    emulator_init(&em, z, D, E, &rng);
+    emulator_init(&em, &(EmulatorConfig){z, D, E}, &rng);
     Tape t;
     tape_init(&t);
     Tensor *x = uniform_tensor(&t, &rng, 3, (size_t[]){B, T, z.I}, -1, 1, 1);
@@ -201,7 +201,7 @@ static void fixture_encoder(Fixture *f, EncoderKind kind, ZooShape z)
     Tensor *loss = weighted_sum(&t, &rng, en, &r);
     paramset_zero_grad(&enc.params);
     tape_backward(&t, loss);
-    snprintf(f->name, sizeof f->name, "encoder_%s_%s", encoder_names[kind], zoo_name(z));
+    snprintf(f->name, sizeof f->name, "encoder_%s_%s", encoder_facts[kind].name, zoo_name(z));
     switch (kind) {
     case ENC_STATS: snprintf(f->config, sizeof f->config, "Layer-wise statistics, MLP 70 -> %zu -> 16 (paper 128).", cfg.hidden); break;
     case ENC_FLAT: snprintf(f->config, sizeof f->config, "Flattened weights, MLP P -> %zu -> %zu -> %zu -> 16 (paper 128).", cfg.hidden, cfg.hidden, cfg.hidden); break;
