@@ -460,6 +460,48 @@ extern const char *const emulation_loss_names[LOSS_COUNT]; /* "tv", "kl", "rever
 Tensor *emulation_loss(Tape *t, EmulationLoss kind, Tensor *logits, Tensor *target);
 
 /* ------------------------------------------------------------------------------------------
+ * The steppable sequence model (models/sequence.c): the zoo RNN θ and the emulator
+ * conditioned on E(θ) alike, run one time step at a time with their state kept between
+ * steps, and what is written once over it: sampling a token language, classifying
+ * sequences. For evaluation: nothing records gradients.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct SeqModel {
+    size_t I, O, D;              /* inputs, outputs per step; LSTM width */
+    const Linear *input;         /* I -> D before the LSTM (the emulator's), or NULL (D reads x) */
+    const LstmLayer *lstm[2];    /* two stacked layers of width D */
+    const Linear *output;        /* D -> O at every step */
+    const Linear *condition;     /* E -> D, added to the first step's input (the emulator's
+                                    embedding_projection), or NULL */
+    const real *e;               /* (rows, E) conditioning embeddings, when condition is set */
+} SeqModel;
+SeqModel zoo_lstm_seq(const ZooLstm *m);
+/* The emulator conditioned on e (rows, E), normalised as in training (E(θ) / |E(θ)|). The
+ * model reads e when a run starts; e must then hold one row per run row. */
+SeqModel emulator_seq(const Emulator *em, const real *e);
+
+typedef struct SeqRun {
+    SeqModel model;
+    size_t rows, steps;          /* sequences stepped together; steps taken */
+    real *state;                 /* (4, rows, D): h and c of layer 0, then of layer 1 */
+    Tape tape;                   /* emptied at every step */
+} SeqRun;
+void seq_run_begin(SeqRun *r, const SeqModel *m, size_t rows);   /* zero state */
+/* One step: x (rows, I) -> logits (rows, O), a tensor on r->tape valid until the next step. */
+Tensor *seq_run_step(SeqRun *r, const real *x);
+void seq_run_free(SeqRun *r);
+
+/* n sequences of a token language (I = O = V tokens, one-hot inputs), len tokens each:
+ * seqs[i, 0] = bos, then token s + 1 drawn from softmax(logits_s) given token s, for rows
+ * i = 0..n-1 in turn at each step (seqs (n, len)). logp (n, len - 1, V) receives the
+ * log-softmax outputs when not NULL. */
+void seq_sample_tokens(const SeqModel *m, Rng *rng, size_t n, size_t len, int bos, int16_t *seqs, real *logp);
+/* n input sequences x (n, T, I) with one label each: loss = mean over all n T positions of
+ * -log softmax(logits)[label] (the label is the target at every step), correct = how many
+ * argmaxes of the last step's logits equal the label. logits (n, T, O) when not NULL. */
+typedef struct SeqScore { size_t correct; double loss; } SeqScore;
+SeqScore seq_classify(const SeqModel *m, const real *x, size_t n, size_t T, const int32_t *labels, real *logits);
+
+/* ------------------------------------------------------------------------------------------
  * Emulation training (models/train.c, SPEC.md §5): encoder + emulator trained together so
  * that the emulator, given E(θ)/|E(θ)|, imitates the zoo RNN θ on its stored sequences.
  * ---------------------------------------------------------------------------------------- */

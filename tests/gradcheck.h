@@ -17,7 +17,7 @@ typedef Tensor *(*LossBuilder)(Tape *t, void *ctx);
 
 /* Checks at most max_check elements of x (0: all), a fixed-seed sample when fewer than all.
  * Returns the largest relative error seen. */
-static double gradcheck(const char *what, LossBuilder build, void *ctx, Tensor *x, size_t max_check, double tol)
+static inline double gradcheck(const char *what, LossBuilder build, void *ctx, Tensor *x, size_t max_check, double tol)
 {
     Tape t;
     tape_init(&t);
@@ -75,7 +75,7 @@ static inline double max_abs_diff(const real *a, const real *b, size_t n)
 }
 
 /* A leaf tensor with data and gradient on the heap, filled uniform(lo, hi). */
-static Tensor leaf_new(Rng *rng, int ndim, const size_t *shape, double lo, double hi)
+static inline Tensor leaf_new(Rng *rng, int ndim, const size_t *shape, double lo, double hi)
 {
     Tensor a = tensor_wrap(NULL, NULL, ndim, shape);
     a.data = malloc(a.size * sizeof(real));
@@ -84,7 +84,7 @@ static Tensor leaf_new(Rng *rng, int ndim, const size_t *shape, double lo, doubl
     return a;
 }
 
-static void leaf_free(Tensor *a)
+static inline void leaf_free(Tensor *a)
 {
     free(a->data);
     free(a->grad);
