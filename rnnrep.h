@@ -748,6 +748,20 @@ int mnist_is_train(uint64_t index);
  * (room for n), in increasing order, and returns how many. */
 size_t mnist_split_indices(size_t n, int train, size_t *idx);
 
+/* The digits a zoo's runs read: the IDX pair of dir ("" = the vendored digits), checked to be
+ * 28 x 28, with the indices of both sides of the hash split. */
+typedef struct MnistData {
+    IdxArray images, labels;   /* (N, 28, 28), (N) */
+    size_t *train, *eval;      /* indices of the hash split, increasing */
+    size_t ntrain, neval;
+} MnistData;
+/* In dir, the official names (train-images-idx3-ubyte, train-labels-idx1-ubyte) or the
+ * vendored ones (images-idx3-ubyte, labels-idx1-ubyte). */
+int mnist_load(const char *dir, MnistData *d, char *err);
+void mnist_data_free(MnistData *d);
+/* Images idx[0..n) rotated by angle: tile sequences x (n, 50, 16) and labels y (n). */
+void mnist_batch(const MnistData *d, const size_t *idx, size_t n, double angle, real *x, int32_t *y);
+
 /* ------------------------------------------------------------------------------------------
  * Model zoos (zoo/zoo.c, SPEC.md §2): many independent training runs of the zoo RNN, each on
  * its own task, with 9 snapshots per run, stored in the released layout (SPEC.md §2.3).

@@ -15,6 +15,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
 #include "rnnrep.h"
 
 #define SIDE MNIST_SIDE
@@ -170,4 +172,54 @@ size_t mnist_split_indices(size_t n, int train, size_t *idx)
     for (size_t i = 0; i < n; i++)
         if (mnist_is_train(i) == (train != 0)) idx[count++] = i;
     return count;
+}
+
+/* ========================================================================================
+ * The digits of a zoo's runs: loaded once, split by the hash, served as rotated tile batches.
+ * ====================================================================================== */
+
+int mnist_load(const char *dir, MnistData *d, char *err)
+{
+    char img[600], lab[600];
+    memset(d, 0, sizeof *d);
+    if (!dir[0]) dir = "zoo/data/mnist10k";
+    /* the vendored files are named like the official ones without the "train-" prefix */
+    const char *names[2][2] = {{"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}, {"images-idx3-ubyte", "labels-idx1-ubyte"}};
+    int which = 0;
+    snprintf(img, sizeof img, "%s/%s", dir, names[0][0]);
+    FILE *probe = fopen(img, "rb");
+    if (probe) fclose(probe);
+    else which = 1;
+    snprintf(img, sizeof img, "%s/%s", dir, names[which][0]);
+    snprintf(lab, sizeof lab, "%s/%s", dir, names[which][1]);
+    int rc = idx_read_mnist(img, lab, &d->images, &d->labels, err);
+    if (rc) return rc;
+    if (d->images.shape[1] != MNIST_SIDE || d->images.shape[2] != MNIST_SIDE) {
+        rc = rr_error(err, RR_ERR_FORMAT, "%s: images are %zux%zu, not 28x28", img, d->images.shape[1], d->images.shape[2]);
+        mnist_data_free(d);
+        return rc;
+    }
+    size_t n = d->images.shape[0];
+    d->train = rr_malloc(n * sizeof(size_t), "train indices");
+    d->eval = rr_malloc(n * sizeof(size_t), "eval indices");
+    d->ntrain = mnist_split_indices(n, 1, d->train);
+    d->neval = mnist_split_indices(n, 0, d->eval);
+    return RR_OK;
+}
+
+void mnist_data_free(MnistData *d)
+{
+    idx_free(&d->images);
+    idx_free(&d->labels);
+    free(d->train);
+    free(d->eval);
+    memset(d, 0, sizeof *d);
+}
+
+void mnist_batch(const MnistData *d, const size_t *idx, size_t n, double angle, real *x, int32_t *y)
+{
+    for (size_t b = 0; b < n; b++) {
+        mnist_sequence(d->images.data + idx[b] * MNIST_PIXELS, angle, x + b * MNIST_STEPS * MNIST_TILE_SIZE);
+        y[b] = d->labels.data[idx[b]];
+    }
 }
