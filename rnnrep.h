@@ -344,6 +344,7 @@ typedef struct ZooLstm {
     Linear head;
 } ZooLstm;
 void zoo_lstm_init(ZooLstm *m, ZooShape s, Rng *rng);       /* PyTorch default init */
+void zoo_lstm_from_theta(ZooLstm *m, ZooShape s, const real *theta); /* θ (P) given */
 void zoo_lstm_free(ZooLstm *m);
 /* theta (B, P): B zoo RNNs with PyTorch's default initialisation, drawn in turn from rng. */
 void zoo_lstm_init_batch(ZooShape s, size_t B, Rng *rng, real *theta);
@@ -411,6 +412,12 @@ typedef struct EncoderConfig {
 } EncoderConfig;
 /* The paper's configuration of an encoder for a zoo shape. */
 EncoderConfig encoder_config_paper(EncoderKind kind, ZooShape zoo);
+/* An official preset by name (SPEC.md §5): stats, flat, transformer, dws, noninteractive_M and
+ * interactive_M (M in 1, 2, 4, 8; no suffix: M = 1), interactive_length_L (L in 7, 12, 42; a
+ * zoo that reads MNIST tiles always probes 50 steps). The transformer's dropout stays 0 (the
+ * official presets leave torch's 0.1 on; set cfg->dropout for that). RR_OK, or
+ * RR_ERR_FORMAT with the names it knows in err. */
+int encoder_preset(const char *name, ZooShape zoo, EncoderConfig *cfg, char *err);
 
 typedef struct Encoder {
     EncoderConfig cfg;
@@ -522,6 +529,16 @@ typedef struct EmulationTrainer {
     Rng rng;                 /* permutations */
     Tape tape;
 } EmulationTrainer;
+
+/* Cloned performance (SPEC.md §5), the part that runs models. Token languages: n sequences
+ * of len tokens from bos, sampled from the zoo RNN θ (P) with rng_theta into from_theta
+ * (n, len), and from the emulator conditioned on e (E, normalised), stepped one token at a
+ * time, with rng_clone into from_clone (n, len). Scoring them is the task's business. */
+void clone_sample_tokens(const Emulator *em, const real *theta, const real *e, size_t n, size_t len, int bos,
+                         Rng *rng_theta, Rng *rng_clone, int16_t *from_theta, int16_t *from_clone);
+/* Classification: the share of labelled sequences x (n, T, I) whose last-step argmax of the
+ * emulator conditioned on e (E) is the label. */
+double clone_accuracy(const Emulator *em, const real *e, const real *x, const int32_t *labels, size_t n, size_t T);
 
 void emulation_trainer_init(EmulationTrainer *tr, Encoder *enc, Emulator *em, uint64_t seed);
 void emulation_trainer_free(EmulationTrainer *tr);

@@ -3,6 +3,7 @@
  * dispatch to each kind's implementation in models/enc_*.c.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,34 @@ EncoderConfig encoder_config_paper(EncoderKind kind, ZooShape zoo)
     c.M = 1;
     c.L = zoo_reads_tiles(zoo) ? 50 : 22;
     return c;
+}
+
+int encoder_preset(const char *name, ZooShape zoo, EncoderConfig *cfg, char *err)
+{
+    static const size_t streams[] = {1, 2, 4, 8}, lengths[] = {7, 12, 42};
+    char full[64];
+    for (int k = 0; k < ENC_COUNT; k++) {
+        *cfg = encoder_config_paper((EncoderKind)k, zoo);
+        if (!strcmp(name, encoder_facts[k].name)) return RR_OK;
+        if (k < ENC_NONINTERACTIVE) continue;
+        for (size_t i = 0; i < sizeof streams / sizeof *streams; i++) {
+            snprintf(full, sizeof full, "%s_%zu", encoder_facts[k].name, streams[i]);
+            if (!strcmp(name, full)) {
+                cfg->M = streams[i];
+                return RR_OK;
+            }
+        }
+        for (size_t i = 0; k == ENC_INTERACTIVE && i < sizeof lengths / sizeof *lengths; i++) {
+            snprintf(full, sizeof full, "interactive_length_%zu", lengths[i]);
+            if (!strcmp(name, full)) {
+                if (!zoo_reads_tiles(zoo)) cfg->L = lengths[i];
+                return RR_OK;
+            }
+        }
+    }
+    return rr_error(err, RR_ERR_FORMAT,
+                    "unknown encoder '%s' (stats, flat, transformer, dws, noninteractive_{1,2,4,8}, interactive_{1,2,4,8}, "
+                    "interactive_length_{7,12,42})", name);
 }
 
 static const struct {

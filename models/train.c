@@ -78,3 +78,34 @@ double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch)
     free(permuted);
     return loss->data[0];
 }
+
+/* e (E) as n identical rows, for a conditioned emulator stepping n sequences. */
+static real *repeat_rows(const real *e, size_t E, size_t n)
+{
+    real *rows = rr_malloc(n * E * sizeof(real), "embeddings");
+    for (size_t i = 0; i < n; i++) memcpy(rows + i * E, e, E * sizeof(real));
+    return rows;
+}
+
+void clone_sample_tokens(const Emulator *em, const real *theta, const real *e, size_t n, size_t len, int bos,
+                         Rng *rng_theta, Rng *rng_clone, int16_t *from_theta, int16_t *from_clone)
+{
+    ZooLstm zoo;
+    zoo_lstm_from_theta(&zoo, em->cfg.zoo, theta);
+    SeqModel original = zoo_lstm_seq(&zoo);
+    seq_sample_tokens(&original, rng_theta, n, len, bos, from_theta, NULL);
+    zoo_lstm_free(&zoo);
+    real *rows = repeat_rows(e, em->cfg.embed, n);
+    SeqModel clone = emulator_seq(em, rows);
+    seq_sample_tokens(&clone, rng_clone, n, len, bos, from_clone, NULL);
+    free(rows);
+}
+
+double clone_accuracy(const Emulator *em, const real *e, const real *x, const int32_t *labels, size_t n, size_t T)
+{
+    real *rows = repeat_rows(e, em->cfg.embed, n);
+    SeqModel clone = emulator_seq(em, rows);
+    SeqScore score = seq_classify(&clone, x, n, T, labels, NULL);
+    free(rows);
+    return n ? (double)score.correct / (double)n : 0.0;
+}

@@ -61,7 +61,7 @@ size_t zoo_num_params(ZooShape s)
     return off + rows * cols;
 }
 
-void zoo_lstm_init(ZooLstm *m, ZooShape s, Rng *rng)
+static void zoo_lstm_declare(ZooLstm *m, ZooShape s)
 {
     m->shape = s;
     paramset_init(&m->params, "zoo_lstm");
@@ -70,6 +70,17 @@ void zoo_lstm_init(ZooLstm *m, ZooShape s, Rng *rng)
     lstm_layer_declare(&m->layer[1], &m->params, "lstm.", "_l1", s.H, s.H);
     linear_declare(&m->head, &m->params, "linear", s.H, s.O, 1);
     paramset_finalize(&m->params);
+}
+
+void zoo_lstm_from_theta(ZooLstm *m, ZooShape s, const real *theta)
+{
+    zoo_lstm_declare(m, s);
+    memcpy(m->params.data, theta, m->params.n * sizeof(real));
+}
+
+void zoo_lstm_init(ZooLstm *m, ZooShape s, Rng *rng)
+{
+    zoo_lstm_declare(m, s);
     lstm_layer_init(&m->layer[0], rng);
     lstm_layer_init(&m->layer[1], rng);
     linear_init(&m->head, rng);

@@ -560,8 +560,32 @@ static void check_zoo_path(EncoderKind kind)
     encoder_free(&enc);
 }
 
+/* The official preset names and what they set. */
+static void check_presets(void)
+{
+    static const struct { const char *name; EncoderKind kind; size_t M, L_tokens; } want[] = {
+        {"stats", ENC_STATS, 1, 22}, {"flat", ENC_FLAT, 1, 22}, {"transformer", ENC_TRANSFORMER, 1, 22},
+        {"dws", ENC_DWS, 1, 22}, {"noninteractive", ENC_NONINTERACTIVE, 1, 22}, {"noninteractive_8", ENC_NONINTERACTIVE, 8, 22},
+        {"interactive", ENC_INTERACTIVE, 1, 22}, {"interactive_1", ENC_INTERACTIVE, 1, 22}, {"interactive_4", ENC_INTERACTIVE, 4, 22},
+        {"interactive_length_7", ENC_INTERACTIVE, 1, 7}, {"interactive_length_42", ENC_INTERACTIVE, 1, 42},
+    };
+    char err[RR_ERRLEN];
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        EncoderConfig tok, til;
+        int ok = encoder_preset(want[i].name, ZOO_FORMAL, &tok, err) == RR_OK && encoder_preset(want[i].name, ZOO_MNIST, &til, err) == RR_OK;
+        CHECK(ok && tok.kind == want[i].kind && tok.M == want[i].M && tok.L == want[i].L_tokens && til.M == want[i].M && til.L == 50,
+              "preset %s", want[i].name);
+    }
+    const char *bad[] = {"interactive_3", "noninteractive_length_7", "stat", "", "interactive_length_22"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        EncoderConfig c;
+        CHECK(encoder_preset(bad[i], ZOO_FORMAL, &c, err) == RR_ERR_FORMAT && strstr(err, "unknown encoder"), "preset '%s' refused", bad[i]);
+    }
+}
+
 int main(void)
 {
+    check_presets();
     check_counts();
     check_names_and_init();
     const EncoderKind kinds[3] = {ENC_TRANSFORMER, ENC_NONINTERACTIVE, ENC_INTERACTIVE};

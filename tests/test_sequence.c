@@ -133,8 +133,66 @@ static void check_sampler(void)
     zoo_lstm_free(&zl);
 }
 
+/* An emulator that computes θ exactly: width D = H, the input projection placing x in the
+ * first I of the D inputs, the LSTM and output weights taken from θ (W_ih^0 padded with zero
+ * columns), the embedding projection zero. Sampled with the same random stream as θ, its
+ * sequences are θ's own, and the return difference is 0. */
+static void check_exact_clone(void)
+{
+    Rng rng;
+    rng_seed(&rng, 8);
+    ZooShape z = ZOO_FORMAL;
+    size_t H = z.H, I = z.I, n = 64, len = LANG_LENGTH;
+    ZooLstm zl;
+    zoo_lstm_init(&zl, z, &rng);
+    Emulator em;
+    emulator_init(&em, &(EmulatorConfig){z, H, 16}, &rng);
+    memset(em.params.data, 0, em.params.n * sizeof(real));
+    for (size_t i = 0; i < I; i++) em.input.W->data[i * I + i] = 1;         /* (D, I): x into the first I */
+    for (size_t r = 0; r < 4 * H; r++)
+        memcpy(em.lstm[0].W_ih->data + r * H, zl.layer[0].W_ih->data + r * I, I * sizeof(real));
+    const LstmLayer *from[2] = {&zl.layer[0], &zl.layer[1]};
+    for (int l = 0; l < 2; l++) {
+        if (l == 1) memcpy(em.lstm[1].W_ih->data, from[1]->W_ih->data, from[1]->W_ih->size * sizeof(real));
+        memcpy(em.lstm[l].W_hh->data, from[l]->W_hh->data, from[l]->W_hh->size * sizeof(real));
+        memcpy(em.lstm[l].b_ih->data, from[l]->b_ih->data, from[l]->b_ih->size * sizeof(real));
+        memcpy(em.lstm[l].b_hh->data, from[l]->b_hh->data, from[l]->b_hh->size * sizeof(real));
+    }
+    memcpy(em.output.W->data, zl.head.W->data, zl.head.W->size * sizeof(real));
+    memcpy(em.output.b->data, zl.head.b->data, zl.head.b->size * sizeof(real));
+    real e[16];
+    fill_uniform(e, 16, &rng, -1, 1);                                        /* any embedding: it is ignored */
+    int16_t *a = malloc(n * len * sizeof *a), *b = malloc(n * len * sizeof *b);
+    Rng ra, rb;
+    rng_seed(&ra, 99);
+    rb = ra;
+    clone_sample_tokens(&em, zl.params.data, e, n, len, LANG_BOS, &ra, &rb, a, b);
+    CHECK(memcmp(a, b, n * len * sizeof *a) == 0, "an exact emulator samples θ's own sequences");
+    const int task[4] = {0, 1, -1, 0};
+    size_t finished[2] = {0, 0}, correct[2] = {0, 0};
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            const int16_t *seq = (k ? b : a) + i * len;
+            finished[k] += (size_t)lang_finished(seq, len);
+            correct[k] += (size_t)lang_accepts(task, seq, len);
+        }
+    double score_a = finished[0] ? (double)correct[0] / (double)finished[0] : 0;
+    double score_b = finished[1] ? (double)correct[1] / (double)finished[1] : 0;
+    CHECK(finished[0] > 0 && score_a == score_b, "return difference %g (%zu of %zu finished)", fabs(score_a - score_b), finished[0], n);
+    /* a different stream for the clone gives other samples: the check above can fail */
+    rng_seed(&ra, 99);
+    rng_seed(&rb, 100);
+    clone_sample_tokens(&em, zl.params.data, e, n, len, LANG_BOS, &ra, &rb, a, b);
+    CHECK(memcmp(a, b, n * len * sizeof *a) != 0, "another stream gives other samples");
+    free(a);
+    free(b);
+    emulator_free(&em);
+    zoo_lstm_free(&zl);
+}
+
 int main(void)
 {
+    check_exact_clone();
     check_emulator_steps(ZOO_FORMAL);
     check_emulator_steps(ZOO_MNIST);
     check_zoo_steps(ZOO_FORMAL);
