@@ -825,6 +825,28 @@ int zoo_merge(const char *out, const char *const *parts, size_t n, char *err);
  * the accuracy distribution per snapshot step. */
 int zoo_info(const char *dir, FILE *out, char *err);
 
+/* A whole zoo in memory (zoo/zoo_data.c), for the jobs that learn from it; every file is
+ * checked against the kind and the others (dtype, full shape, the same N rows, tokens in
+ * range). Rows are snapshots in file order. */
+typedef struct ZooData {
+    ZooKind kind;
+    ZooShape shape;
+    size_t N, S, T;            /* snapshots, stored sequences per snapshot, emulator steps (41 / 50) */
+    real *theta;               /* (N, P) */
+    NpyArray sequences;        /* formal <i2 (N, S, 42); MNIST <f2 (N, S, 50, 16) */
+    NpyArray logits;           /* <f2 (N, S, T, O): log-softmax (formal) or raw logits (MNIST) */
+    double *tasks;             /* (N, task_width): (0, m_b, m_c, m_d) or the angle in degrees */
+    size_t task_width;         /* 4 or 1 */
+    int64_t *run, *step;       /* (N) */
+    double *accuracy;          /* (N): correct / 1000 (formal) or the eval accuracy (MNIST) */
+    double *gap;               /* (N) MNIST: eval loss - train loss; NULL for formal languages */
+} ZooData;
+int zoo_data_load(const char *dir, ZooData *z, char *err);
+void zoo_data_free(ZooData *z);
+/* The emulator's example for stored sequence seq of row: inputs (T, I) (formal: one-hot of
+ * tokens 0..T-1 with position 0 read as BOS, SPEC.md §4; MNIST: the tiles) and targets (T, O). */
+void zoo_data_example(const ZooData *z, size_t row, size_t seq, real *inputs, real *targets);
+
 /* A network's parameters as one .npy file, <f4 (n,), in its ParamSet's order (zoo/checkpoint.c).
  * Loading checks the count and names the file on any mismatch. */
 int params_save(const ParamSet *ps, const char *path, char *err);
