@@ -697,7 +697,8 @@ typedef struct TaskSplits {
     size_t *row_task;            /* (N) index of each row's task in task */
     TaskSplit *row_split;        /* (N) train / val / OOD */
     TaskSplit *row_downstream;   /* (N) downstream: train / val / OOD (the OOD half kept) */
-    size_t *list[SPLIT_LISTS];   /* indices into task, in the order of SPEC 2.4 (views) */
+    size_t *list[SPLIT_LISTS];   /* indices into task, in the order above; list[0] owns the
+                                  * buffer that all five point into */
     size_t count[SPLIT_LISTS];
 } TaskSplits;
 

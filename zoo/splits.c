@@ -30,7 +30,14 @@ static int by_key_then_index(const void *pa, const void *pb)
     return (a->index > b->index) - (a->index < b->index);
 }
 
-/* The five lists of SPEC 2.4 as indices into criterion (n), written into buf (room for 2n)
+/* Room for the five lists of n tasks (they hold n + num_train + num_ood <= 2n indices). */
+static size_t *alloc_lists(size_t n)
+{
+    if (n > SIZE_MAX / (2 * sizeof(size_t))) rr_fatal("task splits: %zu tasks do not fit in memory", n);
+    return rr_malloc(2 * n * sizeof(size_t), "task splits");
+}
+
+/* The five lists of SPEC 2.4 as indices into criterion (n), written into buf (alloc_lists)
  * with list[k] pointing into it: train | val | ood | downstream_train | downstream_ood. */
 static void split_lists(const double *criterion, size_t n, size_t *buf, size_t *list[SPLIT_LISTS],
                         size_t count[SPLIT_LISTS])
@@ -83,7 +90,7 @@ static void label_tasks(size_t *const list[SPLIT_LISTS], const size_t count[SPLI
 
 void task_split(const double *criterion, size_t n, int downstream, TaskSplit *split)
 {
-    size_t *buf = rr_malloc(2 * n * sizeof *buf, "task_split"), *list[SPLIT_LISTS], count[SPLIT_LISTS];
+    size_t *buf = alloc_lists(n), *list[SPLIT_LISTS], count[SPLIT_LISTS];
     split_lists(criterion, n, buf, list, count);
     label_tasks(list, count, downstream, split);
     free(buf);
@@ -137,6 +144,7 @@ int task_splits_init(TaskSplits *s, const double *tasks, size_t N, size_t width,
     }
 
     /* np.unique(tasks, axis=0): sort the rows, then each run of equal rows is one task. */
+    if (N > SIZE_MAX / sizeof(Row)) rr_fatal("task splits: %zu rows do not fit in memory", N);
     Row *rows = rr_malloc(N * sizeof *rows, "task_splits");
     for (size_t r = 0; r < N; r++) {
         memset(rows[r].key, 0, sizeof rows[r].key);
@@ -163,8 +171,7 @@ int task_splits_init(TaskSplits *s, const double *tasks, size_t N, size_t width,
         else s->criterion[i] = lang_task_entropy((const int[4]){(int)t[0], (int)t[1], (int)t[2], (int)t[3]});
     }
 
-    s->list[0] = rr_malloc(2 * s->tasks * sizeof *s->list[0], "task_splits");
-    split_lists(s->criterion, s->tasks, s->list[0], s->list, s->count);
+    split_lists(s->criterion, s->tasks, alloc_lists(s->tasks), s->list, s->count);
     TaskSplit *label = rr_malloc(2 * s->tasks * sizeof *label, "task_splits");
     label_tasks(s->list, s->count, 0, label);
     label_tasks(s->list, s->count, 1, label + s->tasks);
@@ -185,7 +192,7 @@ void task_splits_free(TaskSplits *s)
     free(s->row_task);
     free(s->row_split);
     free(s->row_downstream);
-    free(s->list[0]);
+    free(s->list[0]);   /* the one buffer behind all five lists */
     memset(s, 0, sizeof *s);
 }
 
