@@ -139,6 +139,74 @@ size_t rng_categorical(Rng *rng, const double *p, size_t n)
 }
 
 /* ========================================================================================
+ * RNG: MT19937 and NumPy's legacy permutation, only for the task splits (SPEC 2.4), which
+ * must pick the same tasks as the official code's np.random.seed(s); np.random.permutation(k).
+ * ====================================================================================== */
+
+void mt19937_seed(Mt19937 *mt, uint32_t seed)
+{
+    /* init_genrand of Matsumoto & Nishimura's mt19937ar.c, as RandomState.seed(int) calls it */
+    mt->key[0] = seed;
+    for (uint32_t i = 1; i < MT19937_N; i++)
+        mt->key[i] = 1812433253u * (mt->key[i - 1] ^ (mt->key[i - 1] >> 30)) + i;
+    mt->pos = MT19937_N;
+}
+
+/* Regenerates all 624 words: the twist x_k = x_(k+397) ^ ((upper(x_k) | lower(x_(k+1))) A). */
+static void mt19937_twist(Mt19937 *mt)
+{
+    uint32_t *x = mt->key;
+    for (size_t k = 0; k < MT19937_N; k++) {
+        uint32_t y = (x[k] & 0x80000000u) | (x[(k + 1) % MT19937_N] & 0x7fffffffu);
+        x[k] = x[(k + 397) % MT19937_N] ^ (y >> 1) ^ (y & 1u ? 0x9908b0dfu : 0u);
+    }
+    mt->pos = 0;
+}
+
+uint32_t mt19937_next(Mt19937 *mt)
+{
+    if (mt->pos == MT19937_N) mt19937_twist(mt);
+    uint32_t y = mt->key[mt->pos++];
+    y ^= y >> 11;                    /* tempering */
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= y >> 18;
+    return y;
+}
+
+/* NumPy's legacy random_interval for max < 2^32: draw 32-bit words, keep the bits of the
+ * smallest mask 2^b - 1 >= max, reject until the result is <= max. */
+static uint32_t mt19937_interval(Mt19937 *mt, uint32_t max)
+{
+    uint32_t mask = max, value;
+    if (max == 0) return 0;
+    mask |= mask >> 1;
+    mask |= mask >> 2;
+    mask |= mask >> 4;
+    mask |= mask >> 8;
+    mask |= mask >> 16;
+    do value = mt19937_next(mt) & mask;
+    while (value > max);
+    return value;
+}
+
+void numpy_permutation(uint32_t seed, size_t n, size_t *perm)
+{
+    /* For i >= 2^32 NumPy draws 64 bits as next() << 32 | next(), two calls in one C expression
+     * whose order the compiler chooses: there is no single result to reproduce. */
+    if ((uint64_t)n > NUMPY_PERMUTATION_MAX)
+        rr_fatal("numpy_permutation: n = %zu exceeds 2^32", n);
+    Mt19937 mt;
+    mt19937_seed(&mt, seed);
+    for (size_t i = 0; i < n; i++) perm[i] = i;
+    for (size_t i = n; i-- > 1;) { /* legacy RandomState.shuffle: i = n-1 down to 1 */
+        size_t j = mt19937_interval(&mt, (uint32_t)i), tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+}
+
+/* ========================================================================================
  * Arena: bump allocation in blocks; reset frees everything at once.
  * ====================================================================================== */
 

@@ -63,7 +63,8 @@ void *rr_malloc(size_t bytes, const char *what);
 void *rr_calloc(size_t count, size_t size, const char *what);
 
 /* ------------------------------------------------------------------------------------------
- * Random numbers: xoshiro256** with splitmix64 seeding. All state is explicit; no globals.
+ * Random numbers: xoshiro256** with splitmix64 seeding, and MT19937 where NumPy must be matched.
+ * All state is explicit; no globals.
  * ---------------------------------------------------------------------------------------- */
 typedef struct Rng { uint64_t s[4]; } Rng;
 
@@ -76,6 +77,22 @@ uint64_t rng_below(Rng *rng, uint64_t n);       /* uniform in {0..n-1}, unbiased
 int64_t rng_range(Rng *rng, int64_t lo, int64_t hi); /* uniform in {lo..hi}, inclusive */
 void rng_permutation(Rng *rng, size_t n, size_t *perm); /* uniform permutation of 0..n-1 */
 size_t rng_categorical(Rng *rng, const double *p, size_t n); /* index k with probability p[k] / sum p */
+
+/* MT19937 (Matsumoto & Nishimura), bit-exact with NumPy's legacy RandomState, for the one place
+ * that must draw what NumPy draws: the task splits (SPEC 2.4). Seed 5489 gives 3499211612,
+ * 581869302, ... and 4123659995 as its 10000th word. */
+#define MT19937_N 624
+typedef struct Mt19937 { uint32_t key[MT19937_N]; size_t pos; } Mt19937;
+
+void mt19937_seed(Mt19937 *mt, uint32_t seed);  /* init_genrand(seed), as np.random.seed(seed) */
+uint32_t mt19937_next(Mt19937 *mt);             /* 32 uniform bits (genrand_int32) */
+/* perm (n) = np.random.seed(seed); np.random.permutation(n): perm = 0..n-1, then for i = n-1
+ * down to 1 swap perm[i] with perm[j], j uniform in {0..i} drawn as NumPy's legacy
+ * random_interval does (32-bit words masked to the smallest 2^b - 1 >= i, rejected while > i).
+ * Seed 1, n = 10 gives [2,9,6,4,0,3,1,7,8,5]. n <= 2^32, else the program stops (NumPy's own
+ * 64-bit draw for larger n has an unspecified order of evaluation). */
+#define NUMPY_PERMUTATION_MAX 4294967296ull
+void numpy_permutation(uint32_t seed, size_t n, size_t *perm);
 
 /* ------------------------------------------------------------------------------------------
  * Tensors, arena and tape.
@@ -668,8 +685,8 @@ void idx_free(IdxArray *a);
 int idx_read_mnist(const char *images_path, const char *labels_path, IdxArray *images,
                    IdxArray *labels, char *err);
 
-/* --- JSON settings files: one flat object, written as Python's json.dump writes it,
- *     {"seed": 1, "lr": 0.01, "name": "fl", "store": true, "task": [0, -3, 2]}
+/* --- JSON files: one object of scalars, lists and lists of rows, as Python's json.dump writes it,
+ *     {"seed": 1, "lr": 0.01, "name": "fl", "store": true, "task": [0, -3, 2], "m": [[1, 2]]}
  * Doubles use the shortest digits that read back exactly, as Python's repr (NaN and
  * Infinity as Python writes them). The file appears atomically at json_end. -------------- */
 typedef struct JsonWriter {
@@ -686,6 +703,8 @@ void json_double(JsonWriter *w, const char *key, double value);
 void json_bool(JsonWriter *w, const char *key, int value);
 void json_ints(JsonWriter *w, const char *key, const int64_t *values, size_t n);
 void json_doubles(JsonWriter *w, const char *key, const double *values, size_t n);
+/* values (rows, cols) as a list of rows: "key": [[0, -3, 2, 1], [0, -3, 2, 2]] */
+void json_int_rows(JsonWriter *w, const char *key, const int64_t *values, size_t rows, size_t cols);
 int json_end(JsonWriter *w, char *err);   /* "}", close, rename over path; always releases w */
 /* The text json_double writes for x, into buf (at least 32 bytes). */
 void json_format_double(double x, char *buf, size_t len);
@@ -727,15 +746,59 @@ int lang_accepts_strict(const int t[4], const int16_t *seq, size_t len);
  * Summed over the sorted s, so tasks with equal multisets of s get bit-identical values. */
 double lang_task_entropy(const int t[4]);
 
-/* Splits by task (SPEC 2.4). Given one criterion value per unique task (formal languages:
- * lang_task_entropy; MNIST: the angle), sort ascending (ties by index); the last
- * n - floor(0.7 n) - floor(0.15 n) are OOD; the others are shuffled with the fixed seed 1 and
- * the first floor(0.7 n) of them are train, the rest validation. With downstream set, the OOD
- * tasks are shuffled with seed 2 and all but floor(ood / 2) of them move to train. */
+/* Splits by task (SPEC 2.4), picking the same tasks as the official code. Given one finite
+ * criterion value per unique task (formal languages: lang_task_entropy; MNIST: the angle), in
+ * np.unique order, n tasks:
+ *   sorted    = task indices by ascending criterion, ties by index (a stable sort);
+ *   num_train = (size_t)(n * (1 - 0.15 - 0.15)), num_val = (size_t)(n * 0.15), products in
+ *               double as the official int(...) (1 - 0.15 - 0.15 == 0.7 exactly), num_ood = rest;
+ *   perm      = numpy_permutation(1, num_train + num_val);
+ *   train     = sorted[perm[0 .. num_train)],  val = sorted[perm[num_train .. num_train + num_val)],
+ *   ood       = sorted[num_train + num_val .. n)  (ascending criterion);
+ *   downstream (the predictors of SPEC 6): perm2 = numpy_permutation(2, num_ood),
+ *   keep = num_ood / 2, downstream_ood = ood[perm2[0 .. keep)],
+ *   downstream_train = train followed by ood[perm2[keep .. num_ood)]; val stays val.
+ * 216 tasks: 151 / 32 / 33, downstream 168 / 16; 1000 angles: 700 / 150 / 150, downstream 775 / 75. */
 typedef enum TaskSplit { SPLIT_TRAIN = 0, SPLIT_VALID = 1, SPLIT_OOD = 2 } TaskSplit;
 #define SPLIT_VALID_RATIO 0.15
 #define SPLIT_OOD_RATIO 0.15
+/* split (n): train / val / OOD of each task; with downstream set, the downstream assignment
+ * instead (train + moved OOD tasks are SPLIT_TRAIN, downstream_ood SPLIT_OOD). */
 void task_split(const double *criterion, size_t n, int downstream, TaskSplit *split);
+
+/* The five task lists above, in that order; the keys of splits.json (SPEC 9) are
+ * "train", "val", "ood", "downstream_train", "downstream_ood". */
+typedef enum SplitList {
+    LIST_TRAIN, LIST_VAL, LIST_OOD, LIST_DOWNSTREAM_TRAIN, LIST_DOWNSTREAM_OOD, SPLIT_LISTS
+} SplitList;
+
+/* The splits of a zoo's N rows. tasks (N, w) holds the rows of tasks.npy as doubles:
+ *   w = 4: formal languages, each row (0, m_b, m_c, m_d) with m in -3..2; criterion the entropy;
+ *   w = 1: MNIST, each row a finite angle in degrees; criterion the angle.
+ * Two rows are the same task iff their w doubles compare equal (==, so 0.0 and -0.0 are one
+ * task, stored as its first row). Unique tasks are in np.unique(tasks, axis=0) order:
+ * lexicographic over the w columns. */
+typedef struct TaskSplits {
+    size_t rows, width, tasks;   /* N, w, n unique tasks */
+    double *task;                /* (n, w) the unique tasks */
+    double *criterion;           /* (n) */
+    size_t *row_task;            /* (N) index of each row's task in task */
+    TaskSplit *row_split;        /* (N) train / val / OOD */
+    TaskSplit *row_downstream;   /* (N) downstream: train / val / OOD (the OOD half kept) */
+    size_t *list[SPLIT_LISTS];   /* indices into task, in the order above; list[0] owns the
+                                  * buffer that all five point into */
+    size_t count[SPLIT_LISTS];
+} TaskSplits;
+
+/* RR_OK, or RR_ERR_UNSUPPORTED (w not 1 or 4) / RR_ERR_FORMAT (a row that is no task of its
+ * family) with "<source>: <problem>" in err, s then left empty; source names the rows (the
+ * path of tasks.npy). N = 0 gives an empty split. */
+int task_splits_init(TaskSplits *s, const double *tasks, size_t N, size_t width, const char *source,
+                     char *err);
+void task_splits_free(TaskSplits *s);
+/* splits.json: one member per list, e.g. {"train": [[0, -3, 2, 1], ...], "val": ...} for formal
+ * tasks and {"train": [123.5, ...], ...} for angles, each list in the order above. Atomic. */
+int splits_write_json(const TaskSplits *s, const char *path, char *err);
 
 /* Tiled rotated sequential MNIST (SPEC 2.2). Images are 28 x 28 uint8, row-major. */
 #define MNIST_SIDE 28

@@ -1,5 +1,6 @@
 /* test_tasks.c — the two task families: formal languages (tasks, strings, both acceptance
- * checks, entropy, task splits) and tiled rotated MNIST (rotation, tiles, normalisation, split). */
+ * checks, entropy) and tiled rotated MNIST (rotation, tiles, normalisation, split). The task
+ * splits of SPEC 2.4 are tested in test_splits.c. */
 #include <stdlib.h>
 #include <string.h>
 #include "test.h"
@@ -203,7 +204,7 @@ static void test_corruptions(void)
           "empty string not in L_(0,-1,0,0): n = 0 would need -1 b's");
 }
 
-static void test_entropy_and_split(void)
+static void test_entropy(void)
 {
     /* t = 0: s = (1,1,1,1), p = 1/4: H = -log(0.25 + 1e-6) = 1.3862903611278907 */
     const int zero[4] = {0, 0, 0, 0};
@@ -226,50 +227,6 @@ static void test_entropy_and_split(void)
         if (crit[k] > max_h) max_h = crit[k];
     }
     CHECK(lang_task_entropy(zero) == max_h, "the balanced language has the largest entropy");
-
-    TaskSplit split[LANG_NUM_TASKS], again[LANG_NUM_TASKS], down[LANG_NUM_TASKS];
-    task_split(crit, LANG_NUM_TASKS, 0, split);
-    task_split(crit, LANG_NUM_TASKS, 0, again);
-    task_split(crit, LANG_NUM_TASKS, 1, down);
-    size_t n[3] = {0, 0, 0}, nd[3] = {0, 0, 0};
-    double min_ood = 1e9, max_in = -1e9;
-    int moved_ok = 1;
-    for (size_t k = 0; k < LANG_NUM_TASKS; k++) {
-        n[split[k]]++;
-        nd[down[k]]++;
-        if (split[k] == SPLIT_OOD && crit[k] < min_ood) min_ood = crit[k];
-        if (split[k] != SPLIT_OOD && crit[k] > max_in) max_in = crit[k];
-        /* downstream only moves OOD tasks into train */
-        if (down[k] != split[k] && !(split[k] == SPLIT_OOD && down[k] == SPLIT_TRAIN)) moved_ok = 0;
-    }
-    /* int(216 * (1 - 0.15 - 0.15)) = int(151.2) = 151, int(216 * 0.15) = int(32.4) = 32, 33 OOD */
-    CHECK(n[SPLIT_TRAIN] == 151 && n[SPLIT_VALID] == 32 && n[SPLIT_OOD] == 33,
-          "split sizes %zu / %zu / %zu, want 151 / 32 / 33", n[0], n[1], n[2]);
-    CHECK(min_ood >= max_in, "OOD tasks have the largest entropies");
-    CHECK(split[lang_task_index(zero)] == SPLIT_OOD, "(0,0,0,0) is OOD");
-    CHECK(memcmp(split, again, sizeof split) == 0, "the split is deterministic");
-    /* downstream: 33 // 2 = 16 stay OOD, 17 move to train */
-    CHECK(nd[SPLIT_TRAIN] == 168 && nd[SPLIT_VALID] == 32 && nd[SPLIT_OOD] == 16 && moved_ok,
-          "downstream sizes %zu / %zu / %zu, want 168 / 32 / 16", nd[0], nd[1], nd[2]);
-
-    /* Rounding as the official int(n * ratio): n = 10 -> 7 / 1 / 2; n = 20 -> 14 / 3 / 3
-     * (20 * 0.15 = 3.0000000000000004); the angle itself as criterion. */
-    double angles[20];
-    TaskSplit s20[20];
-    for (int i = 0; i < 20; i++) angles[i] = (i * 7 % 20) * 18.0;
-    size_t m[3] = {0, 0, 0};
-    task_split(angles, 10, 0, s20);
-    for (int i = 0; i < 10; i++) m[s20[i]]++;
-    CHECK(m[0] == 7 && m[1] == 1 && m[2] == 2, "n=10: %zu / %zu / %zu", m[0], m[1], m[2]);
-    m[0] = m[1] = m[2] = 0;
-    task_split(angles, 20, 0, s20);
-    int ood_largest = 1;
-    for (int i = 0; i < 20; i++) {
-        m[s20[i]]++;
-        ood_largest &= (s20[i] == SPLIT_OOD) == (angles[i] >= 17 * 18.0);
-    }
-    CHECK(m[0] == 14 && m[1] == 3 && m[2] == 3, "n=20: %zu / %zu / %zu", m[0], m[1], m[2]);
-    CHECK(ood_largest, "the largest angles are OOD");
 }
 
 /* -------------------------------------------------------------------------------- MNIST -- */
@@ -421,7 +378,7 @@ int main(void)
     test_strings();
     test_sampled_strings();
     test_corruptions();
-    test_entropy_and_split();
+    test_entropy();
     test_rotation();
     test_tiles();
     test_real_digits();

@@ -1,6 +1,7 @@
 /*
- * json.c — a small writer for flat JSON settings files (args.json), in the layout of Python's
- * json.dump(d, f): {"key": value, "key": [1, 2]} with ", " and ": " separators, no newline.
+ * json.c — a small writer for JSON files of one object (args.json, config.json, splits.json),
+ * in the layout of Python's json.dump(d, f): {"key": value, "key": [1, 2], "key": [[1, 2]]}
+ * with ", " and ": " separators, no newline.
  * Output goes to "path.tmp" and is renamed over path at the end, so readers never see half a
  * file. Non-ASCII bytes are written as they are (valid UTF-8 JSON; Python would escape them).
  */
@@ -128,6 +129,22 @@ void json_doubles(JsonWriter *w, const char *key, const double *values, size_t n
         if (i) put(w, ", ");
         json_format_double(values[i], buf, sizeof buf);
         put(w, buf);
+    }
+    put(w, "]");
+}
+
+void json_int_rows(JsonWriter *w, const char *key, const int64_t *values, size_t rows, size_t cols)
+{
+    char buf[32];
+    member(w, key);
+    put(w, "[");
+    for (size_t r = 0; r < rows; r++) {
+        put(w, r ? ", [" : "[");
+        for (size_t c = 0; c < cols; c++) {
+            snprintf(buf, sizeof buf, "%s%lld", c ? ", " : "", (long long)values[r * cols + c]);
+            put(w, buf);
+        }
+        put(w, "]");
     }
     put(w, "]");
 }
