@@ -565,7 +565,7 @@ double emulation_eval(EmulationTrainer *tr, const EmulationBatch *batch);
 double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch);
 
 /* ------------------------------------------------------------------------------------------
- * Files (zoo/): .npy, IDX, JSON.
+ * Files (zoo/): .npy, IDX, JSON, safetensors.
  * ---------------------------------------------------------------------------------------- */
 /* Every function here that touches a file returns 0 (RR_OK) or one of these codes, and then
  * writes "<path>: <problem>" into err (a caller-supplied char[RR_ERRLEN], or NULL). Bad
@@ -708,6 +708,64 @@ void json_int_rows(JsonWriter *w, const char *key, const int64_t *values, size_t
 int json_end(JsonWriter *w, char *err);   /* "}", close, rename over path; always releases w */
 /* The text json_double writes for x, into buf (at least 32 bytes). */
 void json_format_double(double x, char *buf, size_t len);
+
+/* --- safetensors (checkpoints, SPEC.md §9; zoo/safetensors.c): a little-endian uint64 N,
+ * N bytes of JSON, then the data section, little-endian and C order:
+ *     {"__metadata__":{"step":"100"},"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}
+ * Offsets are relative to the data section, which the tensors tile exactly. Dtypes F32 F64
+ * F16 I64 I32 I16 U8 are held as NPY_F4 NPY_F8 NPY_F2 NPY_I8 NPY_I4 NPY_I2 NPY_U1. Files are
+ * byte-identical to safetensors.torch.save_file of the same tensors (metadata with several
+ * pairs aside: the reference orders those at random, we by key), and load in PyTorch. ----- */
+typedef struct SafetensorsTensor {
+    const char *name;           /* UTF-8, unique, not "__metadata__" */
+    NpyDtype dtype;
+    int ndim;                   /* 0 .. NPY_MAXDIM; 0-d holds one element */
+    size_t shape[NPY_MAXDIM];
+    size_t count;               /* product of shape: set by the reader, ignored by the writer */
+    /* The elements. Reader: in host byte order inside the file's data buffer, NOT necessarily
+     * aligned for the dtype: read them with npy_to_real / npy_to_i64 / npy_to_i32 (bytewise).
+     * Writer: give exactly one of data (count elements of dtype, host byte order) or values
+     * (count reals, converted to dtype by npy_from_real while writing, without a copy). */
+    const void *data;
+    const real *values;         /* writer only; NULL in what the reader returns */
+} SafetensorsTensor;
+
+typedef struct SafetensorsPair { const char *key, *value; } SafetensorsPair; /* "__metadata__" */
+
+typedef struct Safetensors {
+    char *path;                     /* for messages */
+    SafetensorsTensor *tensors;     /* count, in data-section order */
+    size_t count;
+    SafetensorsPair *metadata;      /* metadata_count pairs, in header order */
+    size_t metadata_count;
+    SafetensorsTensor **by_name;    /* the tensors sorted by name, for safetensors_find */
+    char *strings;                  /* owns every name, key and value */
+    unsigned char *bytes;           /* owns the data section */
+} Safetensors;
+
+/* Writes the tensors and metadata (metadata_count 0: no "__metadata__") atomically (path.tmp,
+ * then rename) as the reference does: data ordered by dtype (I64, F64, F32, I32, F16, I16, U8)
+ * then name, header without spaces and padded with spaces to a multiple of 8, metadata pairs
+ * sorted by key. Bad entries (duplicate or reserved names, invalid UTF-8, a missing data
+ * pointer, a size that overflows) are an RR_ERR_FORMAT naming the tensor; no file is made. */
+int safetensors_write(const char *path, const SafetensorsTensor *tensors, size_t count,
+                      const SafetensorsPair *metadata, size_t metadata_count, char *err);
+/* Reads a whole file after validating all of it against the file size: header length (at
+ * most 100,000,000), strict JSON (objects, arrays, strings with escapes, integers; nothing
+ * after the object but spaces), names, keys and members unique, dtypes known, shapes'
+ * byte sizes without overflow and equal to their offsets' span, and the tensors covering the
+ * data section without overlaps or holes. Any violation: RR_ERR_FORMAT "<path>: <what>",
+ * naming the tensor; a valid dtype other than ours, more than NPY_MAXDIM dimensions or a
+ * \u0000 in a string: RR_ERR_UNSUPPORTED. Release with safetensors_free. */
+int safetensors_read(const char *path, Safetensors *st, char *err);
+void safetensors_free(Safetensors *st);
+const SafetensorsTensor *safetensors_find(const Safetensors *st, const char *name); /* NULL if absent */
+const char *safetensors_metadata(const Safetensors *st, const char *key);         /* NULL if absent */
+/* Tensor name, which must have exactly this shape, converted (npy_to_real) into dst (count
+ * reals). RR_ERR_FORMAT "<path>: no tensor 'x'" or "...: tensor 'x' has shape (3,), expected (4,)". */
+int safetensors_load_real(const Safetensors *st, const char *name, int ndim, const size_t *shape, real *dst,
+                          char *err);
+const char *safetensors_dtype_name(NpyDtype dtype);  /* "F32", "F64", "F16", "I16", "I32", "I64", "U8" */
 
 /* ------------------------------------------------------------------------------------------
  * Task families (zoo/): formal languages and tiled rotated sequential MNIST.
