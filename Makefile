@@ -37,11 +37,11 @@ $(BUILD)/f64/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -DRNNREP_DOUBLE -c $< -o $@
 
 librnnrep.a: $(OBJ32)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(BUILD)/librnnrep.a: $(OBJ32)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(BUILD)/librnnrep64.a: $(OBJ64)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 rnnrep: $(BUILD)/f32/rnnrep.o $(BUILD)/librnnrep.a
 	$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@

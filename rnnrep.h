@@ -415,6 +415,8 @@ typedef struct EncoderFacts {
 } EncoderFacts;
 extern const EncoderFacts encoder_facts[ENC_COUNT];
 #define PAPER_EMBED 16     /* E, the embedding size of every encoder and the emulator */
+/* The statistics encoder's quantile levels 0, .25, .5, .75, 1 (its registered buffer). */
+extern const double stats_quantile_levels[5];
 
 typedef struct EncoderConfig {
     EncoderKind kind;
@@ -559,9 +561,12 @@ double clone_accuracy(const Emulator *em, const real *e, const real *x, const in
 
 void emulation_trainer_init(EmulationTrainer *tr, Encoder *enc, Emulator *em, uint64_t seed);
 void emulation_trainer_free(EmulationTrainer *tr);
-/* The loss of a batch without training (no tape recording). */
+/* The loss of a batch without training (no tape recording, no dropout). With augmentation
+ * the batch is permuted here too, as the official evaluation does: seed tr->rng first for a
+ * fixed permutation. */
 double emulation_eval(EmulationTrainer *tr, const EmulationBatch *batch);
-/* One AdamW step on a batch; returns the loss before the step. */
+/* One AdamW step on a batch; returns the loss before the step. Permutations and dropout draw
+ * from tr->rng. */
 double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch);
 
 /* ------------------------------------------------------------------------------------------
@@ -706,6 +711,9 @@ void json_doubles(JsonWriter *w, const char *key, const double *values, size_t n
 /* values (rows, cols) as a list of rows: "key": [[0, -3, 2, 1], [0, -3, 2, 2]] */
 void json_int_rows(JsonWriter *w, const char *key, const int64_t *values, size_t rows, size_t cols);
 int json_end(JsonWriter *w, char *err);   /* "}", close, rename over path; always releases w */
+/* Whether two objects as JsonWriter writes them differ; if so the key of the first member
+ * of a that b lacks or holds with another value (else of b that a lacks) goes into key. */
+int json_first_difference(const char *a, const char *b, char *key, size_t len);
 /* The text json_double writes for x, into buf (at least 32 bytes). */
 void json_format_double(double x, char *buf, size_t len);
 
@@ -766,6 +774,23 @@ const char *safetensors_metadata(const Safetensors *st, const char *key);       
 int safetensors_load_real(const Safetensors *st, const char *name, int ndim, const size_t *shape, real *dst,
                           char *err);
 const char *safetensors_dtype_name(NpyDtype dtype);  /* "F32", "F64", "F16", "I16", "I32", "I64", "U8" */
+
+/* --- CSV tables of experiments (zoo/csv.c): a header line, rows of comma-separated fields
+ * whose first is a step, "\n" line ends; doubles as json_format_double writes them. A table
+ * is kept in memory and written whole, atomically. ----------------------------------------- */
+typedef struct Csv { char *text; size_t len, cap; } Csv;
+void csv_init(Csv *c, const char *header);            /* the header line alone */
+void csv_free(Csv *c);
+void csv_printf(Csv *c, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void csv_double(Csv *c, double x, const char *end);   /* x, then end ("," or "\n") */
+/* The table at path (header checked) with only its complete rows whose step is <= max_step;
+ * a missing file gives the header alone. */
+int csv_load_upto(Csv *c, const char *path, const char *header, int64_t max_step, char *err);
+int csv_write(const Csv *c, const char *path, char *err);   /* path.tmp, then rename */
 
 /* ------------------------------------------------------------------------------------------
  * Task families (zoo/): formal languages and tiled rotated sequential MNIST.
@@ -967,6 +992,49 @@ void zoo_data_free(ZooData *z);
 /* The emulator's example for stored sequence seq of row: inputs (T, I) (formal: one-hot of
  * tokens 0..T-1 with position 0 read as BOS, SPEC.md §4; MNIST: the tiles) and targets (T, O). */
 void zoo_data_example(const ZooData *z, size_t row, size_t seq, real *inputs, real *targets);
+
+/* ------------------------------------------------------------------------------------------
+ * Emulation training over a zoo (zoo/train.c, SPEC.md §2.4, §5, §9): `rnnrep train`.
+ * A run directory holds config.json, splits.json, metrics.csv, cloned.csv, timing.csv,
+ * best.safetensors and last.safetensors; every file appears atomically, and a run resumed
+ * after being killed at any moment ends with the same bytes as one that ran through.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct TrainSettings {
+    char encoder[40];          /* an official preset name (encoder_preset) */
+    char preset[16];           /* paper, small, tiny, or custom once a setting is changed */
+    size_t steps;              /* the last step: steps + 1 updates (paper 100,000) */
+    size_t batch;              /* 64 */
+    size_t eval_every;         /* evaluate after step 0 and every eval_every steps, and at the end */
+    double lr, weight_decay, clip;   /* 1e-4, 0.01, 0.1 (clipped separately per network) */
+    uint64_t seed;
+    EmulationLoss loss;        /* tv */
+    double dropout;            /* the transformer's (0; the official presets ran 0.1) */
+    int stats_configured;      /* 1: the statistics MLP as configured (3 x 768); 0: as run (1 x 128) */
+    size_t hidden;             /* the encoders' MLP width (128) */
+    size_t d_model, layers;    /* the transformer: width (128; FFN 4 d) and layers (6) */
+    size_t channels;           /* DWSNet channels (48) */
+    size_t M, L;               /* probing streams and length; 0: the encoder preset's */
+    size_t core;               /* probing core width C (256) */
+    size_t width;              /* emulator D (256) */
+    size_t clone_snapshots;    /* cloned performance: snapshots per split (20) */
+    size_t clone_samples;      /* formal languages: samples from θ and from the clone (64) */
+    size_t clone_images;       /* MNIST: eval images per snapshot (1000) */
+    char mnist_dir[512];       /* MNIST digits for the clone's accuracy ("" = vendored) */
+} TrainSettings;
+int train_settings_preset(TrainSettings *s, const char *preset, const char *encoder, char *err);
+/* The encoder and emulator these settings build for a zoo shape; RR_OK or a message. */
+int train_settings_configs(const TrainSettings *s, ZooShape zoo, EncoderConfig *enc, EmulatorConfig *em, char *err);
+
+/* Called after every step (eval_line NULL) and after every evaluation (eval_line: the
+ * evaluation's metrics in words). */
+typedef void (*TrainProgress)(void *ctx, size_t step, size_t steps, double loss, const char *eval_line);
+
+/* Trains s->encoder with an emulator on the zoo in zoo_dir into run_dir. resume: continue
+ * the run there (its config.json must equal these settings; the differing one is named). */
+int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, int resume, TrainProgress progress,
+              void *progress_ctx, char *err);
+/* E(θ) / |E(θ)| for every row of the zoo with the run's best checkpoint: <f4 (N, E) at out. */
+int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char *err);
 
 /* A network's parameters as one .npy file, <f4 (n,), in its ParamSet's order (zoo/checkpoint.c).
  * Loading checks the count and names the file on any mismatch. */

@@ -24,7 +24,7 @@
 #include "models/encoders.h"
 
 #define STATS_PER_TENSOR 7
-static const double quantile_levels[5] = {0, 0.25, 0.5, 0.75, 1};
+const double stats_quantile_levels[5] = {0, 0.25, 0.5, 0.75, 1};
 
 /* Rearranges a[lo..hi] so that a[k] holds the value a full sort would put there, with no
  * larger value before it and no smaller one after it (Hoare's selection, middle pivot):
@@ -70,7 +70,7 @@ static void tensor_statistics(const real *x, size_t n, double *sorted, real *out
      * selection leaves everything past its index no smaller, so the next one starts there. */
     ptrdiff_t from = 0;
     for (int j = 0; j < 5; j++) {
-        double p = quantile_levels[j] * (double)(n - 1);
+        double p = stats_quantile_levels[j] * (double)(n - 1);
         size_t lo = (size_t)floor(p), hi = (size_t)ceil(p);
         for (size_t k = lo; k <= hi; k++)
             if ((ptrdiff_t)k >= from) {

@@ -42,31 +42,41 @@ static Tensor *emulation_forward(EmulationTrainer *tr, const EmulationBatch *bat
     return emulation_loss(t, tr->loss, logits, target);
 }
 
+/* With augmentation, batch's θ under one random permutation per LSTM layer drawn from tr->rng,
+ * the same for the whole batch (a malloc'd copy); otherwise NULL. */
+static real *augmented_theta(EmulationTrainer *tr, const EmulationBatch *batch)
+{
+    if (!tr->augment) return NULL;
+    ZooShape z = tr->emulator->cfg.zoo;
+    size_t B = batch->B, P = zoo_num_params(z);
+    size_t *perm = rr_malloc(2 * z.H * sizeof *perm, "permutation");
+    real *permuted = rr_malloc(B * P * sizeof *permuted, "permuted batch");
+    rng_permutation(&tr->rng, z.H, perm);
+    rng_permutation(&tr->rng, z.H, perm + z.H);
+    for (size_t b = 0; b < B; b++) zoo_permute(z, batch->theta + b * P, perm, perm + z.H, permuted + b * P);
+    free(perm);
+    return permuted;
+}
+
 double emulation_eval(EmulationTrainer *tr, const EmulationBatch *batch)
 {
+    real *permuted = augmented_theta(tr, batch);
     tape_reset(&tr->tape);
     tr->tape.record = 0;
-    double loss = emulation_forward(tr, batch, batch->theta)->data[0];
+    tr->tape.training = 0;
+    double loss = emulation_forward(tr, batch, permuted ? permuted : batch->theta)->data[0];
     tr->tape.record = 1;
+    free(permuted);
     return loss;
 }
 
 double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch)
 {
-    ZooShape z = tr->emulator->cfg.zoo;
-    size_t B = batch->B, P = zoo_num_params(z);
-    real *permuted = NULL;
-    if (tr->augment) { /* one random permutation per LSTM layer, the same for the whole batch */
-        size_t *perm = malloc(2 * z.H * sizeof *perm);
-        permuted = malloc(B * P * sizeof *permuted);
-        if (!perm || !permuted) rr_fatal("out of memory permuting a batch");
-        rng_permutation(&tr->rng, z.H, perm);
-        rng_permutation(&tr->rng, z.H, perm + z.H);
-        for (size_t b = 0; b < B; b++) zoo_permute(z, batch->theta + b * P, perm, perm + z.H, permuted + b * P);
-        free(perm);
-    }
+    real *permuted = augmented_theta(tr, batch);
     tape_reset(&tr->tape);
     tr->tape.record = 1;
+    tr->tape.training = 1;            /* dropout (the transformer's, when set) draws from tr->rng */
+    tr->tape.rng = &tr->rng;
     Tensor *loss = emulation_forward(tr, batch, permuted ? permuted : batch->theta);
     paramset_zero_grad(&tr->encoder->params);
     paramset_zero_grad(&tr->emulator->params);
@@ -75,6 +85,7 @@ double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch)
     paramset_clip_grad_norm(&tr->emulator->params, tr->clip);
     adamw_step(&tr->encoder->params, &tr->opt);
     adamw_step(&tr->emulator->params, &tr->opt);
+    tr->tape.training = 0;
     free(permuted);
     return loss->data[0];
 }

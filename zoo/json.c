@@ -164,3 +164,82 @@ int json_end(JsonWriter *w, char *err)
     memset(w, 0, sizeof *w);
     return rc;
 }
+
+/* The members ("key": value) of the object in text, string-aware: their starts and lengths
+ * (at most max of them); returns how many. */
+static size_t json_members(const char *text, const char **member_start, size_t *member_len, size_t max)
+{
+    size_t n = 0, depth = 0;
+    int in_string = 0;
+    const char *p = strchr(text, '{'), *start = NULL;
+    if (!p) return 0;
+    for (p++; *p; p++) {
+        char c = *p;
+        if (in_string) {
+            if (c == '\\' && p[1]) p++;
+            else if (c == '"') in_string = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+            if (!start && depth == 0) start = p;
+        } else if (c == '[' || c == '{') depth++;
+        else if ((c == ']' || c == '}') && depth > 0) depth--;
+        else if (c == ',' || c == '}') { /* depth 0: a member ends, or the object */
+            if (start && n < max) {
+                member_start[n] = start;
+                member_len[n] = (size_t)(p - start);
+                n++;
+            }
+            start = NULL;
+            if (c == '}') break;
+        }
+    }
+    return n;
+}
+
+/* The key of a member "key": value, into key (len bytes), without unescaping. */
+static void member_key(const char *m, size_t mlen, char *key, size_t len)
+{
+    size_t i = 1;
+    while (i < mlen && m[i] != '"') i += m[i] == '\\' ? 2 : 1;
+    snprintf(key, len, "%.*s", (int)(i > 1 ? i - 1 : 0), m + 1);
+}
+
+int json_first_difference(const char *a, const char *b, char *key, size_t len)
+{
+    enum { MAX = 256 };
+    const char *ma[MAX], *mb[MAX];
+    size_t la[MAX], lb[MAX];
+    size_t na = json_members(a, ma, la, MAX), nb = json_members(b, mb, lb, MAX);
+    char ka[128], kb[128];
+    for (size_t i = 0; i < na; i++) { /* a member of a that b lacks or holds otherwise */
+        member_key(ma[i], la[i], ka, sizeof ka);
+        size_t j = 0;
+        for (; j < nb; j++) {
+            member_key(mb[j], lb[j], kb, sizeof kb);
+            if (!strcmp(ka, kb)) break;
+        }
+        if (j == nb || la[i] != lb[j] || memcmp(ma[i], mb[j], la[i])) {
+            snprintf(key, len, "%s", ka);
+            return 1;
+        }
+    }
+    for (size_t j = 0; j < nb; j++) { /* a member only b has */
+        member_key(mb[j], lb[j], kb, sizeof kb);
+        size_t i = 0;
+        for (; i < na; i++) {
+            member_key(ma[i], la[i], ka, sizeof ka);
+            if (!strcmp(ka, kb)) break;
+        }
+        if (i == na) {
+            snprintf(key, len, "%s", kb);
+            return 1;
+        }
+    }
+    if (strcmp(a, b)) { /* the same members in another order or with other spacing */
+        snprintf(key, len, "(the order of the settings)");
+        return 1;
+    }
+    return 0;
+}

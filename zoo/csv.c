@@ -1,0 +1,91 @@
+/*
+ * csv.c — the CSV tables of experiments (metrics.csv, cloned.csv, timing.csv, ...): a header
+ * line, then rows of comma-separated fields, "\n" line ends, numbers as json_format_double
+ * writes them (the shortest digits that read back exactly). A table is kept in memory and
+ * written whole, atomically (path.tmp, then rename), so a reader never sees half a row.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rnnrep.h"
+
+void csv_init(Csv *c, const char *header)
+{
+    memset(c, 0, sizeof *c);
+    csv_printf(c, "%s\n", header);
+}
+
+void csv_free(Csv *c)
+{
+    free(c->text);
+    memset(c, 0, sizeof *c);
+}
+
+void csv_printf(Csv *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) rr_fatal("csv_printf: cannot format '%s'", fmt);
+    if (c->len + (size_t)n + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + (size_t)n + 1) cap *= 2;
+        char *grown = realloc(c->text, cap);
+        if (!grown) rr_fatal("out of memory growing a table");
+        c->text = grown;
+        c->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(c->text + c->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    c->len += (size_t)n;
+}
+
+void csv_double(Csv *c, double x, const char *end)
+{
+    char buf[40];
+    json_format_double(x, buf, sizeof buf);
+    csv_printf(c, "%s%s", buf, end);
+}
+
+int csv_load_upto(Csv *c, const char *path, const char *header, int64_t max_step, char *err)
+{
+    csv_init(c, header);
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno == ENOENT ? RR_OK : rr_error(err, RR_ERR_OPEN, "%s: cannot open: %s", path, strerror(errno));
+    char line[4096];
+    int rc = RR_OK;
+    if (!fgets(line, sizeof line, f) || strncmp(line, header, strlen(header)) || line[strlen(header)] != '\n')
+        rc = rr_error(err, RR_ERR_FORMAT, "%s: the first line is not the header '%s'", path, header);
+    while (!rc && fgets(line, sizeof line, f)) {
+        size_t n = strlen(line);
+        if (n == 0 || line[n - 1] != '\n') break; /* a torn last line: dropped */
+        char *end;
+        long long step = strtoll(line, &end, 10);
+        if (end == line || *end != ',') {
+            rc = rr_error(err, RR_ERR_FORMAT, "%s: a row that does not start with a step: '%.40s'", path, line);
+            break;
+        }
+        if (step <= max_step) csv_printf(c, "%s", line);
+    }
+    fclose(f);
+    return rc;
+}
+
+int csv_write(const Csv *c, const char *path, char *err)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return rr_error(err, RR_ERR_OPEN, "%s: cannot create: %s", tmp, strerror(errno));
+    int bad = fwrite(c->text, 1, c->len, f) != c->len;
+    bad |= fclose(f) != 0;
+    if (bad || rr_replace_file(tmp, path)) {
+        remove(tmp);
+        return rr_error(err, RR_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return RR_OK;
+}
