@@ -666,14 +666,14 @@ static int check_layout(Parser *p, uint64_t data_bytes)
     free(names);
     if (rc) return rc;
     SafetensorsPair *keys = rr_calloc(p->meta_count + 1, sizeof *keys, "safetensors metadata");
-    memcpy(keys, p->meta, p->meta_count * sizeof *keys);
+    if (p->meta_count) memcpy(keys, p->meta, p->meta_count * sizeof *keys);  /* p->meta may be NULL */
     qsort(keys, p->meta_count, sizeof *keys, pair_by_key);
     for (size_t i = 1; i < p->meta_count && !rc; i++)
         if (!strcmp(keys[i].key, keys[i - 1].key))
             rc = rr_error(p->err, RR_ERR_FORMAT, "%s: metadata key '%s' appears twice", p->path, keys[i].key);
     free(keys);
     if (rc) return rc;
-    qsort(p->entries, p->count, sizeof *p->entries, by_offsets);
+    if (p->count) qsort(p->entries, p->count, sizeof *p->entries, by_offsets);
     uint64_t covered = 0;
     for (size_t i = 0; i < p->count; i++) {
         const Entry *e = &p->entries[i];
