@@ -199,7 +199,10 @@ static int write_config(const char *path, const TrainSettings *s, const char *zo
  * Random streams: one per purpose and index, so that nothing depends on what ran before.
  * ====================================================================================== */
 
-enum { STREAM_INIT = 1, STREAM_EPOCH, STREAM_STEP, STREAM_EVAL, STREAM_CLONE_THETA, STREAM_CLONE_EMULATOR, STREAM_IMAGES };
+enum {
+    STREAM_INIT = 1, STREAM_EPOCH, STREAM_STEP, STREAM_EVAL_SEQUENCES, STREAM_EVAL_PERMUTATION,
+    STREAM_CLONE_THETA, STREAM_CLONE_EMULATOR, STREAM_IMAGES
+};
 
 static Rng stream(uint64_t seed, uint64_t purpose, uint64_t index)
 {
@@ -402,7 +405,7 @@ static double split_loss(Job *j, int k)
     for (size_t first = 0, c = 0; first < n; first += B, c++) {
         size_t m = n - first < B ? n - first : B;
         EmulationBatch batch = make_batch(j, j->rows[k] + first, j->eval_seq[k] + first, m);
-        j->tr.rng = stream(j->s->seed, STREAM_EVAL, 1000 * (uint64_t)k + c); /* a fixed permutation */
+        j->tr.rng = stream(j->s->seed, STREAM_EVAL_PERMUTATION, 1000000 * (uint64_t)k + c); /* a fixed permutation */
         sum += emulation_eval(&j->tr, &batch) * (double)m;
     }
     return sum / (double)n;
@@ -453,7 +456,7 @@ static double cloned_performance(Job *j, int k, size_t step, Csv *cloned)
         size_t row = j->rows[k][K > 1 ? (size_t)((double)c * (double)(n - 1) / (double)(K - 1)) : 0];
         embed_one(j, z->theta + row * P, e);
         double original, clone;
-        uint64_t index = 1000 * (uint64_t)k + c;
+        uint64_t index = 1000000 * (uint64_t)k + c;
         if (z->kind == ZOO_KIND_FORMAL) {
             Rng rt = stream(s->seed, STREAM_CLONE_THETA, index), re = stream(s->seed, STREAM_CLONE_EMULATOR, index);
             clone_sample_tokens(&j->em, z->theta + row * P, e, ns, LANG_LENGTH, LANG_BOS, &rt, &re, a, b);
@@ -500,7 +503,7 @@ static int job_init(Job *j, const TrainSettings *s, const ZooData *z, const Task
         j->rows[k] = rr_malloc(z->N * sizeof(size_t), "split rows");
         for (size_t r = 0; r < z->N; r++)
             if (sp->row_split[r] == (TaskSplit)k) j->rows[k][j->nrows[k]++] = r;
-        Rng rng = stream(s->seed, STREAM_EVAL, 999999);
+        Rng rng = stream(s->seed, STREAM_EVAL_SEQUENCES, (uint64_t)k);
         j->eval_seq[k] = rr_malloc(z->N * sizeof(size_t), "evaluation sequences");
         for (size_t r = 0; r < j->nrows[k]; r++) j->eval_seq[k][r] = (size_t)rng_below(&rng, z->S);
     }
@@ -596,6 +599,15 @@ static int prepare_run_dir(const char *run_dir, const TrainSettings *s, const ch
     return rc;
 }
 
+/* The seconds of timing.csv's last row (0 for the header alone). */
+static double last_seconds(const Csv *timing)
+{
+    size_t end = timing->len - 1, start = end; /* the text ends with a line end */
+    while (start > 0 && timing->text[start - 1] != '\n') start--;
+    const char *comma = memchr(timing->text + start, ',', end - start);
+    return start > 0 && comma ? strtod(comma + 1, NULL) : 0;
+}
+
 int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, int resume, TrainProgress progress,
               void *progress_ctx, char *err)
 {
@@ -638,6 +650,7 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
     if (!rc) rc = csv_load_upto(&cloned, cloned_path, cloned_header, done, err);
     if (!rc) rc = csv_load_upto(&timing, timing_path, timing_header, done, err);
 
+    double elapsed = done >= 0 ? last_seconds(&timing) : 0; /* timing.csv counts every session of the run */
     size_t n = j.nrows[0], B = s->batch, epoch_of_order = SIZE_MAX;
     size_t *order = rr_malloc((n ? n : 1) * sizeof *order, "epoch order");
     size_t *idx = rr_malloc(B * sizeof *idx, "batch rows"), *seq = rr_malloc(B * sizeof *seq, "batch sequences");
@@ -665,7 +678,7 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
         csv_double(&metrics, val, ",");
         csv_double(&metrics, ood, ",");
         for (int k = 0; k < 3; k++) csv_double(&metrics, diff[k], k < 2 ? "," : "\n");
-        csv_printf(&timing, "%zu,%.3f\n", step, rr_seconds() - start);
+        csv_printf(&timing, "%zu,%.3f\n", step, elapsed + rr_seconds() - start);
         ck.step = step;
         if (val < ck.best_loss) {
             ck.best_loss = val;
