@@ -433,8 +433,9 @@ typedef struct ProbeTrace { Tensor *inputs, *answers; } ProbeTrace;
 
 void encoder_init(Encoder *enc, const EncoderConfig *cfg, Rng *rng); /* declare + initialise */
 void encoder_free(Encoder *enc);
-/* E(θ) (B, E), not normalised; gradients flow into the encoder's parameters and, where the
- * architecture allows (all but stats), into theta when it carries a gradient. */
+/* E(θ) (B, E), not normalised; gradients flow into the encoder's parameters and, when theta
+ * carries a gradient, into theta (for stats through the mean, variance and quantiles, as
+ * PyTorch's autograd defines them). */
 Tensor *encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace);
 /* How far an encoder is from permutation invariance: max |E(θ) - E(πθ)| / max |E(θ)| over a
  * batch theta (B, P), where each θ gets its own random permutation π of the hidden neurons of
