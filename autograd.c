@@ -911,6 +911,7 @@ static int shape_with_last(const Tensor *a, size_t n, size_t *shape)
     return nd;
 }
 
+/* Σ_i x_i / n, summed in double */
 static double row_mean(const real *x, size_t n)
 {
     double sum = 0;
@@ -934,7 +935,8 @@ Tensor *op_variance(Tape *t, Tensor *a)
     if (out->grad) push(t, OP_VARIANCE, out, a, NULL);
     return out;
 }
-/* dx_i += g 2 (x_i - m) / (n - 1)   (the terms through m sum to zero) */
+/* y = Σ_i (x_i - m)^2 / (n - 1):  dx_i += g 2 (x_i - m) / (n - 1)  (the terms through m,
+ * g 2 Σ_j (x_j - m) (-1/n) / (n - 1), sum to zero); m is recomputed in double. */
 static void variance_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0];
@@ -1055,9 +1057,10 @@ Tensor *op_quantile(Tape *t, Tensor *a, const double *q, size_t nq)
     }
     return out;
 }
-/* torch.lerp's backward through the sort: the entry at s[floor p] gets (1 - w) g, the one at
- * s[ceil p] gets w g (the same entry gets g when p is whole). Where entries tie, the first
- * of them in the row takes the gradient (a valid subgradient; torch's depends on its sort). */
+/* y_j = lerp(s[floor p], s[ceil p], w):  d s[floor p] += (1 - w) g,  d s[ceil p] += w g, each
+ * added to the entry of the row that sorts there (torch.lerp's backward, then the sort's);
+ * when p is whole that is one entry, which gets g. Among tied entries the first in the row
+ * takes the gradient (a valid subgradient; which one torch picks depends on its sort). */
 static void quantile_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0];
@@ -1719,7 +1722,8 @@ const char *const op_names[OP_COUNT] = {
     [OP_MATMUL] = "matmul", [OP_LINEAR] = "linear", [OP_LINEAR_BATCHED] = "linear_batched",
     [OP_SIGMOID] = "sigmoid", [OP_TANH] = "tanh", [OP_RELU] = "relu", [OP_EXP] = "exp", [OP_LOG] = "log",
     [OP_ABS] = "abs", [OP_SUM_AXIS] = "sum_axis", [OP_MEAN_AXIS] = "mean_axis", [OP_SUM_ALL] = "sum_all",
-    [OP_MEAN_ALL] = "mean_all", [OP_VARIANCE] = "variance", [OP_QUANTILE] = "quantile", [OP_CONCAT] = "concat", [OP_SLICE] = "slice", [OP_PERMUTE] = "permute",
+    [OP_MEAN_ALL] = "mean_all", [OP_VARIANCE] = "variance", [OP_QUANTILE] = "quantile",
+    [OP_CONCAT] = "concat", [OP_SLICE] = "slice", [OP_PERMUTE] = "permute",
     [OP_GATHER_ROWS] = "gather_rows", [OP_COPY] = "copy", [OP_L2_NORMALIZE] = "l2_normalize",
     [OP_LAYER_NORM] = "layer_norm", [OP_SOFTMAX] = "softmax", [OP_LOG_SOFTMAX] = "log_softmax",
     [OP_DROPOUT] = "dropout", [OP_LSTM_CELL] = "lstm_cell", [OP_LSTM_SEQUENCE] = "lstm_sequence", [OP_CROSS_ENTROPY] = "cross_entropy",
