@@ -908,7 +908,7 @@ static int check_axis(const char *name, const Tensor *a, int axis)
     return axis;
 }
 
-/* y[o, j] = s * sum_k a[o, k, j], s = 1 (sum) or 1/n (mean) */
+/* y[o, j] = sum_k a[o, k, j] (sum), or that sum / n (mean) */
 static Tensor *reduce_axis(Tape *t, OpKind op, Tensor *a, int axis)
 {
     axis = check_axis(op_names[op], a, axis);
@@ -919,12 +919,11 @@ static Tensor *reduce_axis(Tape *t, OpKind op, Tensor *a, int axis)
         if (i != axis) shape[nd++] = a->shape[i];
     if (nd == 0) shape[nd++] = 1;
     Tensor *out = result(t, nd, shape, a, NULL);
-    double s = op == OP_MEAN_AXIS ? 1.0 / (double)n : 1.0;
     for (size_t o = 0; o < outer; o++)
         for (size_t j = 0; j < inner; j++) {
             double acc = 0;
             for (size_t k = 0; k < n; k++) acc += a->data[(o * n + k) * inner + j];
-            out->data[o * inner + j] = (real)(s * acc);
+            out->data[o * inner + j] = (real)(op == OP_MEAN_AXIS ? acc / (double)n : acc);
         }
     if (out->grad) push(t, op, out, a, NULL)->iarg[0] = (size_t)axis;
     return out;
@@ -965,6 +964,184 @@ static void reduce_all_backward(TapeEntry *e)
 }
 Tensor *op_sum_all(Tape *t, Tensor *a) { return reduce_all(t, OP_SUM_ALL, a); }
 Tensor *op_mean_all(Tape *t, Tensor *a) { return reduce_all(t, OP_MEAN_ALL, a); }
+
+/* ========================================================================================
+ * Statistics over the last dim (rows of width n), in double and rounded once: the unbiased
+ * variance (torch.var) and quantiles (torch.quantile, linear interpolation).
+ * ====================================================================================== */
+
+/* a's shape with the last dim replaced by n, or removed when n == 0 ((1) for a vector). */
+static int shape_with_last(const Tensor *a, size_t n, size_t *shape)
+{
+    int nd = a->ndim - 1;
+    for (int i = 0; i < nd; i++) shape[i] = a->shape[i];
+    if (n || nd == 0) shape[nd++] = n ? n : 1;
+    return nd;
+}
+
+/* Σ_i x_i / n, summed in double */
+static double row_mean(const real *x, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += x[i];
+    return sum / (double)n;
+}
+
+/* y = Σ_i (x_i - m)^2 / (n - 1), m = Σ_i x_i / n: two passes, so that no large sum of squares
+ * cancels. */
+Tensor *op_variance(Tape *t, Tensor *a)
+{
+    size_t n = a->shape[a->ndim - 1], R = rows_of(a), shape[RR_MAXDIM];
+    if (n < 2) shape_error("variance", a, NULL, "needs at least 2 entries in the last dim of");
+    Tensor *out = result(t, shape_with_last(a, 0, shape), shape, a, NULL);
+    for (size_t r = 0; r < R; r++) {
+        const real *x = a->data + r * n;
+        double m = row_mean(x, n), sq = 0;
+        for (size_t i = 0; i < n; i++) sq += ((double)x[i] - m) * ((double)x[i] - m);
+        out->data[r] = (real)(sq / (double)(n - 1));
+    }
+    if (out->grad) push(t, OP_VARIANCE, out, a, NULL);
+    return out;
+}
+/* y = Σ_i (x_i - m)^2 / (n - 1):  dx_i += g 2 (x_i - m) / (n - 1)  (the terms through m,
+ * g 2 Σ_j (x_j - m) (-1/n) / (n - 1), sum to zero); m is recomputed in double. */
+static void variance_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    size_t n = a->shape[a->ndim - 1], R = rows_of(a);
+    for (size_t r = 0; r < R; r++) {
+        const real *x = a->data + r * n;
+        real *dx = a->grad + r * n;
+        double m = row_mean(x, n), s = 2 * (double)e->out->grad[r] / (double)(n - 1);
+        for (size_t i = 0; i < n; i++) dx[i] += (real)(s * ((double)x[i] - m));
+    }
+}
+
+/* Rearranges s[lo..hi] so that s[k] holds the value a full sort would put there, with no
+ * larger value before it and no smaller one after it (Hoare's selection, middle pivot). */
+static void select_kth(double *s, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t k)
+{
+    while (lo < hi) {
+        double pivot = s[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (s[i] < pivot) i++;
+            while (s[j] > pivot) j--;
+            if (i <= j) {
+                double tmp = s[i];
+                s[i++] = s[j];
+                s[j--] = tmp;
+            }
+        }
+        if (k <= j) hi = j;       /* s[lo..j] <= pivot <= s[i..hi], equal to it in between */
+        else if (k >= i) lo = i;
+        else return;
+    }
+}
+
+/* Swaps the smallest (largest) of s[lo..hi] into s[lo] (s[hi]): selection of an end of the
+ * range in one pass. */
+static void select_end(double *s, size_t lo, size_t hi, int largest)
+{
+    size_t best = largest ? hi : lo;
+    for (size_t i = lo; i <= hi; i++)
+        if (largest ? s[i] > s[best] : s[i] < s[best]) best = i;
+    size_t to = largest ? hi : lo;
+    double tmp = s[to];
+    s[to] = s[best];
+    s[best] = tmp;
+}
+
+/* torch.lerp(a, b, w): a + w (b - a) for |w| < 0.5, else b - (b - a)(1 - w), which is exact at
+ * both ends. */
+static double lerp(double a, double b, double w) { return fabs(w) < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w); }
+
+/* The first i with x[i] == v, where v is one of x's n values (a NaN: the first NaN). */
+static size_t index_of(const real *x, size_t n, double v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v != v ? x[i] != x[i] : (double)x[i] == v) return i;
+    return n - 1; /* not reached */
+}
+
+/* Saved by op_quantile for its backward: per level the weight w, per row and level the
+ * positions in the row of the two order statistics it interpolates. */
+typedef struct QuantileSaved { double *w; size_t *index; } QuantileSaved;
+
+/* Row by row, for level q_j: p = q_j (n - 1), s = the row sorted ascending,
+ *   y_j = lerp(s[floor p], s[ceil p], p - floor p);
+ * a row that holds a NaN gives NaN. Only the order statistics needed are selected, in
+ * increasing order k (the levels ascend): selecting k leaves in s[k+1..n-1] exactly the order
+ * statistics past k, so the next selection searches only there, and one at the start of that
+ * range (or at the end of the row) is a minimum (maximum) found in one pass. A k below
+ * `from` that a level needs was selected for an earlier level, so s[k] is in place. */
+Tensor *op_quantile(Tape *t, Tensor *a, const double *q, size_t nq)
+{
+    size_t n = a->shape[a->ndim - 1], R = rows_of(a), shape[RR_MAXDIM];
+    if (nq == 0 || n == 0) shape_error("quantile", a, NULL, "no levels, or no entries in the last dim of");
+    for (size_t j = 0; j < nq; j++)
+        if (!(q[j] >= 0 && q[j] <= 1 && (j == 0 || q[j] >= q[j - 1])))
+            rr_fatal("quantile: level %zu is %g; the levels must ascend within [0, 1]", j, q[j]);
+    Tensor *out = result(t, shape_with_last(a, nq, shape), shape, a, NULL);
+    QuantileSaved *sv = NULL;
+    if (out->grad) {
+        sv = saved_alloc(t, sizeof *sv);
+        sv->w = saved_alloc(t, nq * sizeof *sv->w);
+        sv->index = saved_alloc(t, 2 * R * nq * sizeof *sv->index);
+    }
+    double *s = rr_malloc(n * sizeof *s, "quantile scratch");
+    for (size_t r = 0; r < R; r++) {
+        const real *x = a->data + r * n;
+        real *y = out->data + r * nq;
+        int nan = 0;
+        for (size_t i = 0; i < n; i++) {
+            s[i] = x[i];
+            nan |= x[i] != x[i];
+        }
+        size_t from = 0; /* s[from..n-1] hold the order statistics from..n-1, in some order */
+        for (size_t j = 0; j < nq; j++) {
+            double p = q[j] * (double)(n - 1);
+            size_t lo = (size_t)floor(p), hi = (size_t)ceil(p);
+            for (size_t k = lo; k <= hi && !nan; k++) {
+                if (k < from) continue;
+                if (k == from || k == n - 1) select_end(s, from, n - 1, k != from);
+                else select_kth(s, (ptrdiff_t)from, (ptrdiff_t)n - 1, (ptrdiff_t)k);
+                from = k + 1;
+            }
+            y[j] = nan ? (real)NAN : (real)lerp(s[lo], s[hi], p - (double)lo);
+            if (sv) {
+                sv->w[j] = p - (double)lo;
+                sv->index[2 * (r * nq + j)] = index_of(x, n, nan ? NAN : s[lo]);
+                sv->index[2 * (r * nq + j) + 1] = index_of(x, n, nan ? NAN : s[hi]);
+            }
+        }
+    }
+    free(s);
+    if (out->grad) {
+        TapeEntry *e = push(t, OP_QUANTILE, out, a, NULL);
+        e->saved = sv;
+        e->iarg[0] = nq;
+    }
+    return out;
+}
+/* y_j = lerp(s[floor p], s[ceil p], w):  d s[floor p] += (1 - w) g,  d s[ceil p] += w g, each
+ * added to the entry of the row that sorts there (torch.lerp's backward, then the sort's);
+ * when p is whole that is one entry, which gets g. Among tied entries the first in the row
+ * takes the gradient (a valid subgradient; which one torch picks depends on its sort). */
+static void quantile_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0];
+    if (!a->grad) return;
+    const QuantileSaved *sv = e->saved;
+    size_t n = a->shape[a->ndim - 1], R = rows_of(a), nq = e->iarg[0];
+    for (size_t r = 0; r < R; r++)
+        for (size_t j = 0; j < nq; j++) {
+            double g = e->out->grad[r * nq + j], w = sv->w[j];
+            a->grad[r * n + sv->index[2 * (r * nq + j)]] += (real)((1 - w) * g);
+            a->grad[r * n + sv->index[2 * (r * nq + j) + 1]] += (real)(w * g);
+        }
+}
 
 /* ========================================================================================
  * Shape ops: concat, slice, permute, gather, copy
@@ -1613,7 +1790,8 @@ const char *const op_names[OP_COUNT] = {
     [OP_MATMUL] = "matmul", [OP_LINEAR] = "linear", [OP_LINEAR_BATCHED] = "linear_batched",
     [OP_SIGMOID] = "sigmoid", [OP_TANH] = "tanh", [OP_RELU] = "relu", [OP_EXP] = "exp", [OP_LOG] = "log",
     [OP_ABS] = "abs", [OP_SUM_AXIS] = "sum_axis", [OP_MEAN_AXIS] = "mean_axis", [OP_SUM_ALL] = "sum_all",
-    [OP_MEAN_ALL] = "mean_all", [OP_CONCAT] = "concat", [OP_SLICE] = "slice", [OP_PERMUTE] = "permute",
+    [OP_MEAN_ALL] = "mean_all", [OP_VARIANCE] = "variance", [OP_QUANTILE] = "quantile",
+    [OP_CONCAT] = "concat", [OP_SLICE] = "slice", [OP_PERMUTE] = "permute",
     [OP_GATHER_ROWS] = "gather_rows", [OP_COPY] = "copy", [OP_L2_NORMALIZE] = "l2_normalize",
     [OP_LAYER_NORM] = "layer_norm", [OP_SOFTMAX] = "softmax", [OP_LOG_SOFTMAX] = "log_softmax",
     [OP_DROPOUT] = "dropout", [OP_LSTM_CELL] = "lstm_cell", [OP_LSTM_SEQUENCE] = "lstm_sequence", [OP_CROSS_ENTROPY] = "cross_entropy",
@@ -1629,6 +1807,7 @@ static const BackwardFn backward_of[OP_COUNT] = {
     [OP_EXP] = unary_backward, [OP_LOG] = unary_backward, [OP_ABS] = unary_backward,
     [OP_SUM_AXIS] = reduce_axis_backward, [OP_MEAN_AXIS] = reduce_axis_backward,
     [OP_SUM_ALL] = reduce_all_backward, [OP_MEAN_ALL] = reduce_all_backward,
+    [OP_VARIANCE] = variance_backward, [OP_QUANTILE] = quantile_backward,
     [OP_CONCAT] = concat_backward, [OP_SLICE] = slice_backward, [OP_PERMUTE] = permute_backward,
     [OP_GATHER_ROWS] = gather_rows_backward, [OP_COPY] = copy_backward,
     [OP_L2_NORMALIZE] = l2_normalize_backward, [OP_LAYER_NORM] = layer_norm_backward,

@@ -134,7 +134,7 @@ typedef enum OpKind {
     OP_ADD, OP_SUB, OP_MUL, OP_SCALE, OP_ADD_SCALAR,
     OP_MATMUL, OP_LINEAR, OP_LINEAR_BATCHED,
     OP_SIGMOID, OP_TANH, OP_RELU, OP_EXP, OP_LOG, OP_ABS,
-    OP_SUM_AXIS, OP_MEAN_AXIS, OP_SUM_ALL, OP_MEAN_ALL,
+    OP_SUM_AXIS, OP_MEAN_AXIS, OP_SUM_ALL, OP_MEAN_ALL, OP_VARIANCE, OP_QUANTILE,
     OP_CONCAT, OP_SLICE, OP_PERMUTE, OP_GATHER_ROWS, OP_COPY,
     OP_L2_NORMALIZE, OP_LAYER_NORM, OP_SOFTMAX, OP_LOG_SOFTMAX, OP_DROPOUT,
     OP_LSTM_CELL, OP_LSTM_SEQUENCE,
@@ -199,6 +199,15 @@ Tensor *op_sum_axis(Tape *t, Tensor *a, int axis);         /* removes axis */
 Tensor *op_mean_axis(Tape *t, Tensor *a, int axis);        /* removes axis */
 Tensor *op_sum_all(Tape *t, Tensor *a);                    /* shape (1) */
 Tensor *op_mean_all(Tape *t, Tensor *a);                   /* shape (1) */
+/* Over the last dim, (.., n) -> (..), n >= 2: sum_i (a_i - m)^2 / (n - 1), m = sum_i a_i / n
+ * (torch.var, unbiased); two passes in double, rounded once. */
+Tensor *op_variance(Tape *t, Tensor *a);
+/* Over the last dim, (.., n) -> (.., nq), levels q ascending in [0, 1] (torch.quantile,
+ * interpolation 'linear'): with s the row sorted ascending and p = q_j (n - 1),
+ *   y_j = s[floor p] + w (s[ceil p] - s[floor p]),  w = p - floor p   (evaluated as torch.lerp);
+ * a row holding a NaN gives NaN. Gradient: (1 - w) g and w g to the entries at s[floor p] and
+ * s[ceil p]; among tied entries the first in the row takes it. */
+Tensor *op_quantile(Tape *t, Tensor *a, const double *q, size_t nq);
 Tensor *op_concat(Tape *t, Tensor **parts, size_t n, int axis);
 Tensor *op_slice(Tape *t, Tensor *a, int axis, size_t start, size_t len);
 Tensor *op_permute(Tape *t, Tensor *a, const int *perm);   /* out.shape[i] = a.shape[perm[i]] */
@@ -450,8 +459,9 @@ typedef struct ProbeTrace { Tensor *inputs, *answers; } ProbeTrace;
 
 void encoder_init(Encoder *enc, const EncoderConfig *cfg, Rng *rng); /* declare + initialise */
 void encoder_free(Encoder *enc);
-/* E(θ) (B, E), not normalised; gradients flow into the encoder's parameters and, where the
- * architecture allows (all but stats), into theta when it carries a gradient. */
+/* E(θ) (B, E), not normalised; gradients flow into the encoder's parameters and, when theta
+ * carries a gradient, into theta (for stats through the mean, variance and quantiles, as
+ * PyTorch's autograd defines them). */
 Tensor *encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace);
 /* How far an encoder is from permutation invariance: max |E(θ) - E(πθ)| / max |E(θ)| over a
  * batch theta (B, P), where each θ gets its own random permutation π of the hidden neurons of

@@ -11,75 +11,16 @@
  * As the official ParameterStatisticsEncoder: tensor-major feature order (tensor k, statistic j
  * at 7k + j), torch.var (divisor n - 1), torch.quantile (linear interpolation), and the MLP is
  * an nn.Sequential named mlp_model whose Linear layers sit at the even indices 0, 2, 4, ...
- * The features are computed off the tape, in double, the quantiles by selection rather than a
- * full sort: no gradient flows into θ (sorting is
- * piecewise constant anyway).
+ * The statistics are tape ops (op_mean_axis, op_variance, op_quantile), each accumulated in
+ * double and rounded once. When θ carries a gradient, d E / d θ flows through them as
+ * PyTorch's autograd defines it (the quantiles send (1 - w) and w of theirs to the two entries
+ * they interpolate); when it does not, they record nothing. The official training treats θ as
+ * data, so emulation training never asks for that gradient.
  */
-#include <math.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "models/encoders.h"
 
-#define STATS_PER_TENSOR 7
-const double stats_quantile_levels[5] = {0, 0.25, 0.5, 0.75, 1};
-
-/* Rearranges a[lo..hi] so that a[k] holds the value a full sort would put there, with no
- * larger value before it and no smaller one after it (Hoare's selection, middle pivot):
- * the quantiles need a few order statistics, not a sorted tensor. */
-static void select_kth(double *a, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t k)
-{
-    while (lo < hi) {
-        double pivot = a[lo + (hi - lo) / 2];
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                double tmp = a[i];
-                a[i++] = a[j];
-                a[j--] = tmp;
-            }
-        }
-        if (k <= j) hi = j;       /* a[lo..j] <= pivot <= a[i..hi], equal to it in between */
-        else if (k >= i) lo = i;
-        else return;
-    }
-}
-
-/* torch.lerp(a, b, w): a + w (b - a) for |w| < 0.5, else b - (b - a)(1 - w), which is exact at
- * both ends. */
-static double lerp(double a, double b, double w) { return fabs(w) < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w); }
-
-/* The 7 statistics of x[0..n-1] (n >= 2) into out. sorted: scratch of n doubles.
- *   mean = Σ x / n;   var = Σ (x - mean)^2 / (n - 1)   (two passes, in double)
- *   quantile q: position p = q (n - 1) in the sorted values s, s[floor p] interpolated
- *   linearly towards s[ceil p] by p - floor p (torch.quantile's default 'linear'). */
-static void tensor_statistics(const real *x, size_t n, double *sorted, real *out)
-{
-    double sum = 0, sq = 0;
-    for (size_t i = 0; i < n; i++) sum += x[i];
-    double mean = sum / (double)n;
-    for (size_t i = 0; i < n; i++) sq += ((double)x[i] - mean) * ((double)x[i] - mean);
-    out[0] = (real)mean;
-    out[1] = (real)(sq / (double)(n - 1));
-    for (size_t i = 0; i < n; i++) sorted[i] = x[i];
-    /* The order statistics floor(p) and ceil(p) of each level, in increasing order: each
-     * selection leaves everything past its index no smaller, so the next one starts there. */
-    ptrdiff_t from = 0;
-    for (int j = 0; j < 5; j++) {
-        double p = stats_quantile_levels[j] * (double)(n - 1);
-        size_t lo = (size_t)floor(p), hi = (size_t)ceil(p);
-        for (size_t k = lo; k <= hi; k++)
-            if ((ptrdiff_t)k >= from) {
-                select_kth(sorted, from, (ptrdiff_t)n - 1, (ptrdiff_t)k);
-                from = (ptrdiff_t)k + 1;
-            }
-        out[2 + j] = (real)lerp(sorted[lo], sorted[hi], p - (double)lo);
-    }
-}
+enum { NUM_LEVELS = 5, STATS_PER_TENSOR = 2 + NUM_LEVELS };
+const double stats_quantile_levels[NUM_LEVELS] = {0, 0.25, 0.5, 0.75, 1};
 
 void stats_encoder_init(Encoder *enc, Rng *rng)
 {
@@ -93,18 +34,16 @@ void stats_encoder_init(Encoder *enc, Rng *rng)
 
 Tensor *stats_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace)
 {
-    size_t B = theta->shape[0], P = theta->shape[1], F = ZOO_NUM_TENSORS * STATS_PER_TENSOR;
+    size_t B = theta->shape[0];
     (void)trace;
-    Tensor *views[ZOO_NUM_TENSORS];
+    Tensor *views[ZOO_NUM_TENSORS], *parts[3 * ZOO_NUM_TENSORS];
     zoo_theta_views(t, enc->cfg.zoo, theta, views);
-    Tensor *x = tensor_new(t, 2, (size_t[]){B, F}, 0); /* (B, 70), data: no gradient to θ */
-    double *sorted = rr_malloc(P * sizeof *sorted, "stats encoder scratch");
     for (int k = 0; k < ZOO_NUM_TENSORS; k++) {
-        size_t n = views[k]->size / B; /* entries of tensor k in one θ */
-        if (n < 2) rr_fatal("stats encoder: %s has one entry, its variance is undefined", zoo_tensor_names[k]);
-        for (size_t b = 0; b < B; b++)
-            tensor_statistics(views[k]->data + b * n, n, sorted, x->data + b * F + (size_t)k * STATS_PER_TENSOR);
+        Tensor *x = tensor_view(t, views[k], 2, (size_t[]){B, views[k]->size / B}); /* (B, n) */
+        parts[3 * k] = tensor_view(t, op_mean_axis(t, x, 1), 2, (size_t[]){B, 1});
+        parts[3 * k + 1] = tensor_view(t, op_variance(t, x), 2, (size_t[]){B, 1});
+        parts[3 * k + 2] = op_quantile(t, x, stats_quantile_levels, NUM_LEVELS);           /* (B, 5) */
     }
-    free(sorted);
-    return mlp_forward(t, enc->impl, x);                  /* (B, E) */
+    Tensor *features = op_concat(t, parts, 3 * ZOO_NUM_TENSORS, 1);                  /* (B, 70) */
+    return mlp_forward(t, enc->impl, features);                                      /* (B, E) */
 }

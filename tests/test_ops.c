@@ -38,6 +38,12 @@ static Tensor *c_abs(Tape *t, Tensor **x) { return op_abs(t, x[0]); }
 static Tensor *c_sum0(Tape *t, Tensor **x) { return op_sum_axis(t, x[0], 0); }
 static Tensor *c_sum1(Tape *t, Tensor **x) { return op_sum_axis(t, x[0], 1); }
 static Tensor *c_mean2(Tape *t, Tensor **x) { return op_mean_axis(t, x[0], -1); }
+static Tensor *c_variance(Tape *t, Tensor **x) { return op_variance(t, x[0]); }
+/* Inputs are uniform random, so no two entries tie and each order statistic is one entry.
+ * n = 6: positions q 5 = 0, 1.25, 2.5, 3.75, 5 interpolate with w < 0.5, = 0.5 and > 0.5. */
+static Tensor *c_quantile(Tape *t, Tensor **x) { return op_quantile(t, x[0], (double[]){0, 0.25, 0.5, 0.75, 1}, 5); }
+/* n = 5: positions 0.4, 0.4, 2.4, 4: a repeated level and the maximum. */
+static Tensor *c_quantile_repeat(Tape *t, Tensor **x) { return op_quantile(t, x[0], (double[]){0.1, 0.1, 0.6, 1}, 4); }
 static Tensor *c_sum_all(Tape *t, Tensor **x) { return op_sum_all(t, x[0]); }
 static Tensor *c_mean_all(Tape *t, Tensor **x) { return op_mean_all(t, x[0]); }
 static Tensor *c_concat(Tape *t, Tensor **x) { return op_concat(t, x, 3, 1); }
@@ -117,6 +123,9 @@ static const Case cases[] = {
     {"sum_axis 0", c_sum0, 1, {3}, {S(2, 3, 4)}, -1, 1},
     {"sum_axis 1", c_sum1, 1, {3}, {S(2, 3, 4)}, -1, 1},
     {"mean_axis -1", c_mean2, 1, {3}, {S(2, 3, 4)}, -1, 1},
+    {"variance", c_variance, 1, {3}, {S(2, 3, 5)}, -1, 1},
+    {"quantile", c_quantile, 1, {2}, {S(3, 6)}, -1, 1},
+    {"quantile repeated levels", c_quantile_repeat, 1, {3}, {S(2, 3, 5)}, -1, 1},
     {"sum_all", c_sum_all, 1, {3}, {S(2, 3, 4)}, -1, 1},
     {"mean_all", c_mean_all, 1, {3}, {S(2, 3, 4)}, -1, 1},
     {"concat", c_concat, 3, {3, 3, 3}, {S(2, 1, 3), S(2, 2, 3), S(2, 4, 3)}, -1, 1},
@@ -217,10 +226,43 @@ static void check_forward_values(void)
     tape_free(&t);
 }
 
+/* Variance and quantiles of a row worked out by hand, and where the quantiles' gradient goes. */
+static void check_statistics(void)
+{
+    static const real row[8] = {5, -2, 0, 7, 1, 1, -3, 2}; /* sorted: -3 -2 0 1 1 2 5 7 */
+    static const double levels[5] = {0, 0.25, 0.5, 0.75, 1};
+    Tape t;
+    tape_init(&t);
+    Tensor *x = tensor_new(&t, 2, (size_t[]){1, 8}, 1);
+    memcpy(x->data, row, sizeof row);
+    /* mean 11/8; Σ (x - mean)^2 = 93 - 8 (11/8)^2 = 77.875, / 7 = 11.125 */
+    CHECK_NEAR(op_variance(&t, x)->data[0], 11.125, 1e-6, "variance");
+    /* positions q 7 = 0, 1.75, 3.5, 5.25, 7: -3, -2 + .75 (0 - -2), 1, 2 + .25 (5 - 2), 7 */
+    Tensor *y = op_quantile(&t, x, levels, 5);
+    static const double want[5] = {-3, -0.5, 1, 2.75, 7};
+    for (int j = 0; j < 5; j++) CHECK_NEAR(y->data[j], want[j], 1e-6, "quantile");
+    /* d y_1 = 0.25 to s[1] = -2 (entry 1) and 0.75 to s[2] = 0 (entry 2); d y_2: s[3] and s[4]
+     * are the tied 1s, and the first of them (entry 4) takes all of it. */
+    Tensor *r = tensor_new(&t, 2, (size_t[]){1, 5}, 0);
+    r->data[1] = 1;
+    r->data[2] = 10;
+    tape_backward(&t, op_sum_all(&t, op_mul(&t, y, r)));
+    static const double want_grad[8] = {0, 0.25, 0.75, 0, 10, 0, 0, 0};
+    for (int i = 0; i < 8; i++) CHECK_NEAR(x->grad[i], want_grad[i], 1e-6, "quantile gradient");
+    /* A row with a NaN gives NaN at every level, as torch.quantile. */
+    x->data[3] = (real)NAN;
+    y = op_quantile(&t, x, levels, 5);
+    int all_nan = 1;
+    for (int j = 0; j < 5; j++) all_nan &= y->data[j] != y->data[j];
+    CHECK(all_nan, "quantile of a row with a NaN is NaN");
+    tape_free(&t);
+}
+
 int main(void)
 {
     if (IS_DOUBLE_BUILD) check_all_gradients();
     else printf("SKIP finite-difference checks need the double build\n");
     check_forward_values();
+    check_statistics();
     return test_summary("test_ops");
 }
