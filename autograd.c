@@ -1065,17 +1065,34 @@ static size_t index_of(const real *x, size_t n, double v)
     return n - 1; /* not reached */
 }
 
+/* Only the order statistics needed are selected, in increasing order k (the levels ascend):
+ * selecting k leaves in s[k+1..n-1] exactly the order statistics past k, so the next selection
+ * searches only there, and one at the start of that range (or at the end of the row) is a
+ * minimum (maximum) found in one pass. A k below `from` that a level needs was selected for
+ * an earlier level, so s[k] is in place. */
+void quantiles_of(double *s, size_t n, const double *q, size_t nq, double *y)
+{
+    size_t from = 0; /* s[from..n-1] hold the order statistics from..n-1, in some order */
+    for (size_t j = 0; j < nq; j++) {
+        double p = q[j] * (double)(n - 1);
+        size_t lo = (size_t)floor(p), hi = (size_t)ceil(p);
+        for (size_t k = lo; k <= hi; k++) {
+            if (k < from) continue;
+            if (k == from || k == n - 1) select_end(s, from, n - 1, k != from);
+            else select_kth(s, (ptrdiff_t)from, (ptrdiff_t)n - 1, (ptrdiff_t)k);
+            from = k + 1;
+        }
+        y[j] = lerp(s[lo], s[hi], p - (double)lo);
+    }
+}
+
 /* Saved by op_quantile for its backward: per level the weight w, per row and level the
  * positions in the row of the two order statistics it interpolates. */
 typedef struct QuantileSaved { double *w; size_t *index; } QuantileSaved;
 
 /* Row by row, for level q_j: p = q_j (n - 1), s = the row sorted ascending,
- *   y_j = lerp(s[floor p], s[ceil p], p - floor p);
- * a row that holds a NaN gives NaN. Only the order statistics needed are selected, in
- * increasing order k (the levels ascend): selecting k leaves in s[k+1..n-1] exactly the order
- * statistics past k, so the next selection searches only there, and one at the start of that
- * range (or at the end of the row) is a minimum (maximum) found in one pass. A k below
- * `from` that a level needs was selected for an earlier level, so s[k] is in place. */
+ *   y_j = lerp(s[floor p], s[ceil p], p - floor p)   (quantiles_of);
+ * a row that holds a NaN gives NaN. */
 Tensor *op_quantile(Tape *t, Tensor *a, const double *q, size_t nq)
 {
     size_t n = a->shape[a->ndim - 1], R = rows_of(a), shape[RR_MAXDIM];
@@ -1090,7 +1107,7 @@ Tensor *op_quantile(Tape *t, Tensor *a, const double *q, size_t nq)
         sv->w = saved_alloc(t, nq * sizeof *sv->w);
         sv->index = saved_alloc(t, 2 * R * nq * sizeof *sv->index);
     }
-    double *s = rr_malloc(n * sizeof *s, "quantile scratch");
+    double *s = rr_malloc(n * sizeof *s, "quantile scratch"), *yd = rr_malloc(nq * sizeof *yd, "quantiles");
     for (size_t r = 0; r < R; r++) {
         const real *x = a->data + r * n;
         real *y = out->data + r * nq;
@@ -1099,18 +1116,12 @@ Tensor *op_quantile(Tape *t, Tensor *a, const double *q, size_t nq)
             s[i] = x[i];
             nan |= x[i] != x[i];
         }
-        size_t from = 0; /* s[from..n-1] hold the order statistics from..n-1, in some order */
+        if (!nan) quantiles_of(s, n, q, nq, yd);
         for (size_t j = 0; j < nq; j++) {
             double p = q[j] * (double)(n - 1);
             size_t lo = (size_t)floor(p), hi = (size_t)ceil(p);
-            for (size_t k = lo; k <= hi && !nan; k++) {
-                if (k < from) continue;
-                if (k == from || k == n - 1) select_end(s, from, n - 1, k != from);
-                else select_kth(s, (ptrdiff_t)from, (ptrdiff_t)n - 1, (ptrdiff_t)k);
-                from = k + 1;
-            }
-            y[j] = nan ? (real)NAN : (real)lerp(s[lo], s[hi], p - (double)lo);
-            if (sv) {
+            y[j] = nan ? (real)NAN : (real)yd[j];
+            if (sv) { /* quantiles_of left the order statistics lo and hi in place */
                 sv->w[j] = p - (double)lo;
                 sv->index[2 * (r * nq + j)] = index_of(x, n, nan ? NAN : s[lo]);
                 sv->index[2 * (r * nq + j) + 1] = index_of(x, n, nan ? NAN : s[hi]);
@@ -1118,6 +1129,7 @@ Tensor *op_quantile(Tape *t, Tensor *a, const double *q, size_t nq)
         }
     }
     free(s);
+    free(yd);
     if (out->grad) {
         TapeEntry *e = push(t, OP_QUANTILE, out, a, NULL);
         e->saved = sv;

@@ -208,6 +208,8 @@ Tensor *op_variance(Tape *t, Tensor *a);
  * a row holding a NaN gives NaN. Gradient: (1 - w) g and w g to the entries at s[floor p] and
  * s[ceil p]; among tied entries the first in the row takes it. */
 Tensor *op_quantile(Tape *t, Tensor *a, const double *q, size_t nq);
+/* The same quantiles of plain values s[0..n), n >= 1, into y[0..nq); s is reordered. */
+void quantiles_of(double *s, size_t n, const double *q, size_t nq, double *y);
 Tensor *op_concat(Tape *t, Tensor **parts, size_t n, int axis);
 Tensor *op_slice(Tape *t, Tensor *a, int axis, size_t start, size_t len);
 Tensor *op_permute(Tape *t, Tensor *a, const int *perm);   /* out.shape[i] = a.shape[perm[i]] */

@@ -7,12 +7,6 @@
 
 #include "zoo/zoo_internal.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Opens dir/name, checks its dtype, rank and (when n != NULL and *n set) its first dim. */
 static int open_checked(const char *dir, const char *name, NpyDtype dtype, int ndim, size_t *n, NpyFile *f, char *err)
 {
@@ -108,9 +102,11 @@ int zoo_info(const char *dir, FILE *out, char *err)
                 v[m++] = accuracy[i];
                 mean += accuracy[i];
             }
-        qsort(v, m, sizeof *v, cmp_double);
-        fprintf(out, "%8lld %6zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f\n", (long long)steps[k], m, v[0], v[m / 4],
-                m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]), v[(3 * m) / 4 < m ? (3 * m) / 4 : m - 1], v[m - 1], mean / (double)m);
+        static const double levels[5] = {0, 0.25, 0.5, 0.75, 1};
+        double q[5]; /* min, quartiles, max, interpolated as torch.quantile */
+        quantiles_of(v, m, levels, 5, q);
+        fprintf(out, "%8lld %6zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f\n", (long long)steps[k], m, q[0], q[1], q[2], q[3], q[4],
+                mean / (double)m);
     }
     free(v);
 free_all:
