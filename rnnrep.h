@@ -50,8 +50,30 @@ typedef float real;
 #endif
 
 #define RR_VERSION "0.1.0"
-#define RR_ERRLEN 512 /* size of every error-message buffer */
 
+/* ------------------------------------------------------------------------------------------
+ * Errors, memory and directories (defined at the top of autograd.c, which every part of
+ * rnnrep links against).
+ *
+ * Bad input is never fatal: every function that touches a file or a process returns 0
+ * (RR_OK) or one of these codes, and then writes "<path>: <problem>" into err (a
+ * caller-supplied char[RR_ERRLEN], or NULL). Only running out of memory, and a programming
+ * error such as a shape mismatch between ops, stop the program (rr_fatal).
+ * ---------------------------------------------------------------------------------------- */
+#define RR_ERRLEN 512 /* size of every error-message buffer */
+enum {
+    RR_OK = 0,
+    RR_ERR_OPEN,        /* the file cannot be opened or created */
+    RR_ERR_IO,          /* a read, write, seek, close or rename failed */
+    RR_ERR_FORMAT,      /* not a valid file of the format, or it contradicts itself */
+    RR_ERR_UNSUPPORTED  /* valid, but outside what rnnrep reads (dtype, byte order, layout) */
+};
+/* Format the message into err (when err is not NULL) and return code. */
+int rr_error(char *err, int code, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 /* Print "rnnrep: <message>" to stderr and exit with status 1. */
 void rr_fatal(const char *fmt, ...)
 #ifdef __GNUC__
@@ -61,6 +83,10 @@ void rr_fatal(const char *fmt, ...)
 /* malloc / calloc that stop the program with a message naming `what` when out of memory. */
 void *rr_malloc(size_t bytes, const char *what);
 void *rr_calloc(size_t count, size_t size, const char *what);
+/* Creates directory dir unless it exists (POSIX mkdir); RR_OK or a message naming dir. */
+int rr_make_dir(const char *dir, char *err);
+/* rename(from, to), replacing an existing file (for atomic writes via "path.tmp"); 0 on success. */
+int rr_replace_file(const char *from, const char *to);
 
 /* ------------------------------------------------------------------------------------------
  * Random numbers: xoshiro256** with splitmix64 seeding. All state is explicit; no globals.
@@ -462,27 +488,7 @@ double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch);
 /* ------------------------------------------------------------------------------------------
  * Files (zoo/): .npy, IDX, JSON.
  * ---------------------------------------------------------------------------------------- */
-/* Every function here that touches a file returns 0 (RR_OK) or one of these codes, and then
- * writes "<path>: <problem>" into err (a caller-supplied char[RR_ERRLEN], or NULL). Bad
- * input is never fatal; only running out of memory stops the program (rr_malloc). */
-enum {
-    RR_OK = 0,
-    RR_ERR_OPEN,        /* the file cannot be opened or created */
-    RR_ERR_IO,          /* a read, write, seek, close or rename failed */
-    RR_ERR_FORMAT,      /* not a valid file of the format, or it contradicts itself */
-    RR_ERR_UNSUPPORTED  /* valid, but outside what rnnrep reads (dtype, byte order, layout) */
-};
-/* Format the message into err (when err is not NULL) and return code. */
-int rr_error(char *err, int code, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/* Creates directory dir unless it exists (POSIX mkdir); RR_OK or a message naming dir. */
-int rr_make_dir(const char *dir, char *err);
-/* rename(from, to), replacing an existing file (for atomic writes via "path.tmp"); 0 on success. */
-int rr_replace_file(const char *from, const char *to);
-
+/* Each function returns RR_OK or an RR_ERR_* code with "<path>: <problem>" in err (see rr_error). */
 /* --- float16 (IEEE binary16), bit-exact with NumPy's npy_floatbits_to_halfbits,
  * npy_doublebits_to_halfbits and npy_halfbits_to_floatbits: round to nearest even, gradual
  * underflow to subnormals, overflow (|x| >= 65520) to inf; a NaN keeps the top 10 bits of

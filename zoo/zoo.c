@@ -475,12 +475,6 @@ static int same_file_contents(const char *a, const char *b)
     return same;
 }
 
-int rr_make_dir(const char *dir, char *err)
-{
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST) return RR_OK;
-    return rr_error(err, RR_ERR_OPEN, "%s: cannot create directory: %s", dir, strerror(errno));
-}
-
 /* Opens (or creates) every file of the zoo for appending; returns the number of complete
  * runs all files hold, cutting files that hold more back to that number. */
 static int open_zoo_files(const ZooSettings *s, const char *dir, int resume, NpyFile *files, size_t *runs_held, char *err)
