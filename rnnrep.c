@@ -608,11 +608,18 @@ typedef struct Progress {
     double start, last_print;
     int tty;
     size_t steps_per_run;       /* learnt from the first report of a run */
+    uint64_t parent;            /* a worker's parent process (--parent), or 0 */
 } Progress;
+
+static const char orphan_message[] = "the parent process has ended: stopping this worker (its slice continues with --resume)";
 
 static void progress_report(void *ctx, size_t runs_done, size_t runs_total, size_t step, size_t steps_per_run)
 {
     Progress *p = ctx;
+    if (p->parent && worker_orphaned(p->parent)) { /* every 100 steps: the complete runs are safe */
+        fprintf(stderr, "%s: %s\n", p->label, orphan_message);
+        exit(1);
+    }
     double now = rr_seconds(), elapsed = now - p->start;
     int run_finished = steps_per_run == 0;
     if (steps_per_run) p->steps_per_run = steps_per_run;
@@ -625,42 +632,6 @@ static void progress_report(void *ctx, size_t runs_done, size_t runs_total, size
     if (p->tty && runs_done == runs_total) fputc('\n', stderr);
     fflush(stderr);
     p->last_print = now;
-}
-
-/* Runs `rnnrep zoo ... --slice` workers for --jobs, then completes and merges their slices. */
-static int zoo_jobs(const char *self, ZooKind kind, char **forward, size_t nforward, const ZooSettings *s, const char *out,
-                    size_t first, size_t last, size_t jobs)
-{
-    char err[RR_ERRLEN], cmd[8192], dir[1024];
-    size_t used = 0, n = last - first;
-    if (strchr(out, '\'') || strchr(self, '\'')) return fprintf(stderr, "rnnrep zoo: --jobs needs paths without quotes\n"), 1;
-    snprintf(dir, sizeof dir, "%s/.slices", out);
-    if (rr_make_dir(out, err) || rr_make_dir(dir, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
-    for (size_t j = 0; j < jobs; j++) {
-        size_t a = first + n * j / jobs, b = first + n * (j + 1) / jobs;
-        used += (size_t)snprintf(cmd + used, sizeof cmd - used, "'%s' zoo %s", self, kind == ZOO_KIND_FORMAL ? "formal" : "mnist");
-        for (size_t i = 0; i < nforward; i++) {
-            if (strchr(forward[i], '\'')) return fprintf(stderr, "rnnrep zoo: --jobs needs options without quotes\n"), 1;
-            used += (size_t)snprintf(cmd + used, sizeof cmd - used, " '%s'", forward[i]);
-        }
-        used += (size_t)snprintf(cmd + used, sizeof cmd - used, " --out '%s/%zu-%zu' --slice %zu:%zu --resume & ", dir, a, b, a, b);
-        if (used >= sizeof cmd) return fprintf(stderr, "rnnrep zoo: command line too long\n"), 1;
-    }
-    snprintf(cmd + used, sizeof cmd - used, "wait");
-    if (system(cmd) == -1) return fprintf(stderr, "rnnrep zoo: cannot start the workers\n"), 1;
-    const char *parts[256];
-    char names[256][1100];
-    if (jobs > 256) return fprintf(stderr, "rnnrep zoo: at most 256 jobs\n"), 2;
-    for (size_t j = 0; j < jobs; j++) {
-        size_t a = first + n * j / jobs, b = first + n * (j + 1) / jobs;
-        snprintf(names[j], sizeof names[j], "%s/%zu-%zu", dir, a, b);
-        parts[j] = names[j];
-        /* a worker that died left its slice incomplete: finish it here (a no-op otherwise) */
-        if (zoo_generate(s, names[j], a, b, 1, NULL, NULL, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
-    }
-    if (zoo_merge(out, parts, jobs, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
-    fprintf(stderr, "rnnrep zoo: merged %zu slices into %s (the slices stay in %s until you delete them)\n", jobs, out, dir);
-    return 0;
 }
 
 static const char zoo_help[] =
@@ -691,6 +662,7 @@ static const char zoo_help[] =
     "  --slice A:B        generate runs A..B-1 only (merge slices with 'rnnrep zoo merge')\n"
     "  --jobs N           N worker processes (1..256), each a slice; merged into DIR at the end\n"
     "  --resume           continue an interrupted generation in DIR\n"
+    "  --parent PID       (given by --jobs to its workers) stop when process PID has ended\n"
     "\n"
     "Options may come in any order, as --name value or --name=value.\n";
 
@@ -711,6 +683,7 @@ static int zoo_generate_command(ZooKind kind, const char *name, int argc, char *
     ZooSettings s;
     const char *preset = "tiny", *out = NULL, *mnist_dir = NULL;
     size_t slice[2] = {0, 0}, jobs = 1;
+    uint64_t parent = 0;
     int resume = 0, rc;
     char err[RR_ERRLEN];
     Option options[] = {
@@ -728,6 +701,7 @@ static int zoo_generate_command(ZooKind kind, const char *name, int argc, char *
         {.name = "--slice", .type = OPT_SIZES, .value = slice, .min = 0, .max = 1000000, .count = 2, .separator = ':'},
         {.name = "--jobs", .type = OPT_SIZE, .value = &jobs, .min = 1, .max = MAX_JOBS},
         {.name = "--resume", .type = OPT_FLAG, .value = &resume},
+        {.name = "--parent", .type = OPT_U64, .value = &parent, .min = 1, .max = UINT64_MAX},
     };
     CommandLine cl = {.name = name, .help = zoo_help, .options = options, .noptions = COUNT(options)};
     /* The preset sets every default: the first reading finds it, the second lays the options
@@ -753,26 +727,33 @@ static int zoo_generate_command(ZooKind kind, const char *name, int argc, char *
             return usage_error(&cl, "--slice %zu:%zu is not a non-empty part of the %zu runs 0:%zu", first, last, s.runs, s.runs);
     }
     if (jobs > 1 && last - first > 1) {
-        /* the workers get the options given here, less those that place their slices */
-        const char *placing[] = {"--out", "--slice", "--jobs", "--resume"};
-        char **forward = rr_malloc(COUNT(options) * sizeof *forward, "worker options");
+        /* each worker: this program with the options given here, less those that place a slice */
+        const char *placing[] = {"--out", "--slice", "--jobs", "--resume", "--parent"};
+        char **worker = rr_calloc(COUNT(options) + 4, sizeof *worker, "worker arguments");
         size_t n = 0;
+        worker[n++] = (char *)program_path;
+        worker[n++] = "zoo";
+        worker[n++] = kind == ZOO_KIND_FORMAL ? "formal" : "mnist";
         for (size_t k = 0; k < COUNT(options); k++) {
             int skip = !options[k].given;
             for (size_t j = 0; j < COUNT(placing); j++) skip |= !strcmp(options[k].name, placing[j]);
             if (skip) continue;
-            forward[n] = rr_malloc(strlen(options[k].name) + (options[k].text ? strlen(options[k].text) : 0) + 2, "option");
-            if (options[k].text) sprintf(forward[n++], "%s=%s", options[k].name, options[k].text);
-            else sprintf(forward[n++], "%s", options[k].name);
+            const char *v = options[k].text ? options[k].text : "";
+            worker[n] = rr_malloc(strlen(options[k].name) + strlen(v) + 2, "option");
+            sprintf(worker[n++], options[k].text ? "%s=%s" : "%s", options[k].name, v);
         }
-        rc = zoo_jobs(program_path, kind, forward, n, &s, out, first, last, jobs < last - first ? jobs : last - first);
-        for (size_t k = 0; k < n; k++) free(forward[k]);
-        free(forward);
-        return rc;
+        rc = zoo_generate_jobs(&s, out, first, last, jobs, resume, worker, err);
+        if (rc) fprintf(stderr, "%s: %s\n", name, err);
+        else fprintf(stderr, "%s: merged %zu slices into %s (they stay in %s/.slices until you delete them)\n", name,
+                     jobs < last - first ? jobs : last - first, out, out);
+        for (size_t k = 3; k < n; k++) free(worker[k]);
+        free(worker);
+        return rc ? 1 : 0;
     }
     char label[64];
     snprintf(label, sizeof label, "zoo %s %zu:%zu", kind == ZOO_KIND_FORMAL ? "formal" : "mnist", first, last);
-    Progress p = {label, rr_seconds(), 0, isatty(fileno(stderr)), 1};
+    Progress p = {label, rr_seconds(), 0, isatty(fileno(stderr)), 1, parent};
+    if (parent && worker_orphaned(parent)) return fprintf(stderr, "%s: %s\n", name, orphan_message), 1;
     if (zoo_generate(&s, out, first, last, resume, progress_report, &p, err)) return fprintf(stderr, "%s: %s\n", name, err), 1;
     return 0;
 }

@@ -66,7 +66,8 @@ enum {
     RR_ERR_OPEN,        /* the file cannot be opened or created */
     RR_ERR_IO,          /* a read, write, seek, close or rename failed */
     RR_ERR_FORMAT,      /* not a valid file of the format, or it contradicts itself */
-    RR_ERR_UNSUPPORTED  /* valid, but outside what rnnrep reads (dtype, byte order, layout) */
+    RR_ERR_UNSUPPORTED, /* valid, but outside what rnnrep reads (dtype, byte order, layout) */
+    RR_ERR_PROCESS      /* a worker process failed or could not start, or we were interrupted */
 };
 /* Format the message into err (when err is not NULL) and return code. */
 int rr_error(char *err, int code, const char *fmt, ...)
@@ -723,6 +724,16 @@ typedef void (*ZooProgress)(void *ctx, size_t runs_done, size_t runs_total, size
  * Without resume, dir must not hold a zoo already. */
 int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t last, int resume,
                  ZooProgress progress, void *progress_ctx, char *err);
+/* zoo_generate split over `jobs` worker processes (zoo/zoo_jobs.c): worker j runs
+ *     worker_argv... --slice A:B --out DIR/.slices/A-B --resume --parent PID
+ * (worker_argv: NULL-terminated, a command of this program that generates a zoo of settings s;
+ * PID: the caller's process id) for its share A:B of the runs, at the same time as the
+ * others; then the slices are merged into dir (zoo_merge). Before any training: dir must not
+ * hold a zoo, nor, without resume, the slices of an earlier call. If a worker fails, its
+ * error is returned (RR_ERR_PROCESS, naming the slice) and nothing is merged; finished slices
+ * stay for resume. */
+int zoo_generate_jobs(const ZooSettings *s, const char *dir, size_t first, size_t last, size_t jobs, int resume,
+                      char *const *worker_argv, char *err);
 /* Concatenates zoo directories (slices of one zoo, in run order) into out. */
 int zoo_merge(const char *out, const char *const *parts, size_t n, char *err);
 /* Prints what a zoo holds (ours or an official release): kind, runs, snapshots, tasks, and
@@ -733,6 +744,26 @@ int zoo_info(const char *dir, FILE *out, char *err);
  * Loading checks the count and names the file on any mismatch. */
 int params_save(const ParamSet *ps, const char *path, char *err);
 int params_load(ParamSet *ps, const char *path, char *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Worker processes (zoo/workers.c, POSIX): jobs run as processes of their own, started
+ * without a shell, for example the slices of a zoo run by this same program.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct WorkerJob {
+    char *const *argv;       /* NULL-terminated; argv[0] is the program, found as execvp finds it */
+    const char *label;       /* names the job in messages, e.g. "slice 1:3" */
+} WorkerJob;
+
+/* Runs jobs[0 .. n) as child processes, at most `parallel` at a time and in order, and waits
+ * for each. RR_OK when every one exits with status 0. When one fails (another exit status, a
+ * signal, or it cannot be run: status 127), or the caller gets SIGINT or SIGTERM meanwhile,
+ * no further job starts, the running ones get SIGTERM and are waited for, and the result is
+ * RR_ERR_PROCESS with err naming the first failed job and its status ("slice 1:3 failed (exit
+ * status 1); ..."). On Linux a worker also gets SIGTERM when the caller dies. */
+int workers_run(const WorkerJob *jobs, size_t n, size_t parallel, char *err);
+/* In a worker started with its parent's process id: whether that parent has ended (the
+ * worker has another parent now). Polled between units of work, it stops orphans anywhere. */
+int worker_orphaned(uint64_t parent);
 
 /* ------------------------------------------------------------------------------------------
  * Golden fixtures (zoo/golden.c): every network at reduced widths with its inputs, outputs,
