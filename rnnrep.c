@@ -656,9 +656,11 @@ static const char zoo_help[] =
     "  --batch N          1..65536 (32)\n"
     "  --samples N        formal: rollouts for the accuracy, 1..1000000 (1000)\n"
     "  --stored N         rollouts / images stored per snapshot, 1..100000 (100)\n"
-    "  --eval-batches N   MNIST: batches of 1000 images per metric, 1..1000 (13 in paper)\n"
+    "  --eval-batches N   MNIST: evaluation batches per metric, 1..1000 (13 in paper)\n"
+    "  --eval-batch N     MNIST: images per evaluation batch, 1..100000 (1000)\n"
     "  --mnist-dir DIR    MNIST IDX files (train-images-idx3-ubyte, ...); default the\n"
-    "                     vendored 10,000 digits in zoo/data/mnist10k\n"
+    "                     vendored 10,000 digits: PREFIX/share/rnnrep/mnist10k as make\n"
+    "                     install put them, else zoo/data/mnist10k in the source tree\n"
     "  --slice A:B        generate runs A..B-1 only (merge slices with 'rnnrep zoo merge')\n"
     "  --jobs N           N worker processes (1..256), each a slice; merged into DIR at the end\n"
     "  --resume           continue an interrupted generation in DIR\n"
@@ -697,6 +699,7 @@ static int zoo_generate_command(ZooKind kind, const char *name, int argc, char *
         {.name = "--samples", .type = OPT_SIZE, .value = &s.samples, .min = 1, .max = 1000000},
         {.name = "--stored", .type = OPT_SIZE, .value = &s.stored, .min = 1, .max = 100000},
         {.name = "--eval-batches", .type = OPT_SIZE, .value = &s.eval_batches, .min = 1, .max = 1000},
+        {.name = "--eval-batch", .type = OPT_SIZE, .value = &s.eval_batch, .min = 1, .max = 100000},
         {.name = "--mnist-dir", .type = OPT_TEXT, .value = &mnist_dir, .min = 1, .max = sizeof s.mnist_dir - 1},
         {.name = "--slice", .type = OPT_SIZES, .value = slice, .min = 0, .max = 1000000, .count = 2, .separator = ':'},
         {.name = "--jobs", .type = OPT_SIZE, .value = &jobs, .min = 1, .max = MAX_JOBS},

@@ -683,6 +683,11 @@ int mnist_is_train(uint64_t index);
 /* Writes the indices in 0..n-1 of one side of that split (train != 0: training) into idx
  * (room for n), in increasing order, and returns how many. */
 size_t mnist_split_indices(size_t n, int train, size_t *idx);
+/* The directory of the MNIST IDX files into dir (len bytes): `given` when not empty; else the
+ * first of RNNREP_DATADIR/mnist10k (the copy `make install` puts in $(PREFIX)/share/rnnrep)
+ * and RNNREP_SOURCEDIR/zoo/data/mnist10k (the source tree), both fixed at build time, that
+ * holds the vendored images-idx3-ubyte. The error names both places and --mnist-dir. */
+int mnist_find_dir(const char *given, char *dir, size_t len, char *err);
 
 /* ------------------------------------------------------------------------------------------
  * Model zoos (zoo/zoo.c, SPEC.md §2): many independent training runs of the zoo RNN, each on
@@ -704,7 +709,7 @@ typedef struct ZooSettings {
     size_t stored;                   /* rollouts / images stored per snapshot (100) */
     size_t eval_batches, eval_batch; /* MNIST: up to 13 batches of 1000 images per metric */
     uint64_t seed;
-    char mnist_dir[512];             /* MNIST IDX directory; "" = the vendored zoo/data/mnist10k */
+    char mnist_dir[512];             /* MNIST IDX directory; "" = the vendored digits (mnist_find_dir) */
 } ZooSettings;
 
 /* The named preset's settings (snapshot steps scaled with the steps). */

@@ -1,5 +1,5 @@
 /* mnist.c — the tiled rotated sequential MNIST task family (SPEC 2.2): rotation, tiling,
- * normalisation and the index-hash train / evaluation split.
+ * normalisation and the index-hash train / evaluation split; where the vendored digits are.
  *
  * Official code: rnn_weights_representation_learning/dataset_creation_sequential_mnist.py
  * (TiledMNIST, the transform Compose([RandomRotation([task, task]), ToTensor(),
@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "rnnrep.h"
 
 #define SIDE MNIST_SIDE
@@ -170,4 +171,37 @@ size_t mnist_split_indices(size_t n, int train, size_t *idx)
     for (size_t i = 0; i < n; i++)
         if (mnist_is_train(i) == (train != 0)) idx[count++] = i;
     return count;
+}
+
+/* ========================================================================================
+ * Where the vendored digits are. The Makefile fixes both places at build time (-D); these
+ * defaults serve a build by hand from the source directory.
+ * ====================================================================================== */
+#ifndef RNNREP_DATADIR
+#define RNNREP_DATADIR "/usr/local/share/rnnrep"
+#endif
+#ifndef RNNREP_SOURCEDIR
+#define RNNREP_SOURCEDIR "."
+#endif
+
+int mnist_find_dir(const char *given, char *dir, size_t len, char *err)
+{
+    const char *places[2] = {RNNREP_DATADIR "/mnist10k", RNNREP_SOURCEDIR "/zoo/data/mnist10k"};
+    char probe[1024];
+    if (given && given[0]) {
+        if (strlen(given) >= len) return rr_error(err, RR_ERR_OPEN, "%s: the path is too long (at most %zu characters)", given, len - 1);
+        snprintf(dir, len, "%s", given);
+        return RR_OK;
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(probe, sizeof probe, "%s/images-idx3-ubyte", places[i]);
+        FILE *f = fopen(probe, "rb");
+        if (!f) continue;
+        fclose(f);
+        if (strlen(places[i]) >= len) return rr_error(err, RR_ERR_OPEN, "%s: the path is too long (at most %zu characters)", places[i], len - 1);
+        snprintf(dir, len, "%s", places[i]);
+        return RR_OK;
+    }
+    return rr_error(err, RR_ERR_OPEN, "the vendored MNIST digits are in neither %s (installed by make install) nor %s (the source tree); "
+                    "give --mnist-dir DIR with the IDX files", places[0], places[1]);
 }

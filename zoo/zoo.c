@@ -267,8 +267,9 @@ typedef struct MnistData {
 
 static int mnist_load(const ZooSettings *s, MnistData *d, char *err)
 {
-    char img[600], lab[600];
-    const char *dir = s->mnist_dir[0] ? s->mnist_dir : "zoo/data/mnist10k";
+    char img[600], lab[600], dir[512];
+    int rc = mnist_find_dir(s->mnist_dir, dir, sizeof dir, err);
+    if (rc) return rc;
     /* the vendored files are named like the official ones without the "train-" prefix */
     const char *names[2][2] = {{"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}, {"images-idx3-ubyte", "labels-idx1-ubyte"}};
     int which = 0;
@@ -278,11 +279,7 @@ static int mnist_load(const ZooSettings *s, MnistData *d, char *err)
     else which = 1;
     path_join(img, sizeof img, dir, names[which][0]);
     path_join(lab, sizeof lab, dir, names[which][1]);
-    int rc = idx_read_mnist(img, lab, &d->images, &d->labels, err);
-    if (rc && !s->mnist_dir[0]) { /* the vendored digits are found relative to the source tree */
-        size_t used = strlen(err);
-        snprintf(err + used, RR_ERRLEN - used, " (run from the rnnrep directory, or give --mnist-dir)");
-    }
+    rc = idx_read_mnist(img, lab, &d->images, &d->labels, err);
     if (rc) return rc;
     if (d->images.shape[1] != MNIST_SIDE || d->images.shape[2] != MNIST_SIDE) {
         idx_free(&d->images);
@@ -442,7 +439,8 @@ static int write_args(const ZooSettings *s, const char *path, char *err)
         json_int(&w, "tile_size", MNIST_TILE);
         json_int(&w, "eval_batches", (int64_t)s->eval_batches);
         json_int(&w, "eval_batch_size", (int64_t)s->eval_batch);
-        json_string(&w, "mnist_dir", s->mnist_dir[0] ? s->mnist_dir : "zoo/data/mnist10k");
+        char dir[512]; /* the directory used (mnist_load found it before) */
+        json_string(&w, "mnist_dir", mnist_find_dir(s->mnist_dir, dir, sizeof dir, NULL) ? s->mnist_dir : dir);
     }
     return json_end(&w, err);
 }

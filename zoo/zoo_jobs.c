@@ -44,6 +44,8 @@ int zoo_generate_jobs(const ZooSettings *s, const char *dir, size_t first, size_
     if (rc) return rc;
     if (first >= last || last > s->runs)
         return rr_error(err, RR_ERR_FORMAT, "slice %zu:%zu is empty or outside the %zu runs", first, last, s->runs);
+    char mnist[512]; /* the workers would all fail to find the digits: say so at once */
+    if (s->kind == ZOO_KIND_MNIST && (rc = mnist_find_dir(s->mnist_dir, mnist, sizeof mnist, err))) return rc;
     if (jobs > last - first) jobs = last - first;
     size_t n = last - first, prefix = 0, path_len = strlen(dir) + 64;
     while (worker_argv[prefix]) prefix++;
