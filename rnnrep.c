@@ -181,6 +181,36 @@ static int given(const CommandLine *cl, const char *name)
     return 0;
 }
 
+/* The words of command, then the options given on cl except those named in `except`, as
+ * "--name=value" ("--name" for a flag): the argv of a worker that runs this same command on a
+ * part of the work. NULL-terminated; every word is a copy, released by free_words. */
+static char **worker_command(const CommandLine *cl, const char *const *command, size_t ncommand, const char *const *except,
+                             size_t nexcept)
+{
+    char **words = rr_calloc(ncommand + cl->noptions + 1, sizeof *words, "worker arguments");
+    size_t n = 0;
+    for (size_t i = 0; i < ncommand; i++) {
+        words[n] = rr_malloc(strlen(command[i]) + 1, "worker argument");
+        strcpy(words[n++], command[i]);
+    }
+    for (size_t k = 0; k < cl->noptions; k++) {
+        const Option *o = &cl->options[k];
+        int skip = !o->given;
+        for (size_t j = 0; j < nexcept; j++) skip |= !strcmp(o->name, except[j]);
+        if (skip) continue;
+        words[n] = rr_malloc(strlen(o->name) + (o->text ? strlen(o->text) + 1 : 0) + 1, "worker argument");
+        if (o->text) sprintf(words[n++], "%s=%s", o->name, o->text);
+        else strcpy(words[n++], o->name);
+    }
+    return words;
+}
+
+static void free_words(char **words)
+{
+    for (size_t i = 0; words[i]; i++) free(words[i]);
+    free(words);
+}
+
 /* Reads argv (the words after the command's name) into cl's options and arguments. Returns 1
  * when the command should run; 0 when it should return *exit_code at once: 0 after --help,
  * EXIT_USAGE after a message on stderr. Parsing the same argv again gives the same result. */
@@ -199,7 +229,10 @@ static int parse_command_line(CommandLine *cl, int argc, char **argv, int *exit_
         }
     *exit_code = EXIT_USAGE;
     cl->nargs = 0;
-    for (size_t k = 0; k < cl->noptions; k++) cl->options[k].given = 0, cl->options[k].text = NULL;
+    for (size_t k = 0; k < cl->noptions; k++) {
+        cl->options[k].given = 0;
+        cl->options[k].text = NULL;
+    }
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (i == options_end) continue;
@@ -730,28 +763,15 @@ static int zoo_generate_command(ZooKind kind, const char *name, int argc, char *
             return usage_error(&cl, "--slice %zu:%zu is not a non-empty part of the %zu runs 0:%zu", first, last, s.runs, s.runs);
     }
     if (jobs > 1 && last - first > 1) {
-        /* each worker: this program with the options given here, less those that place a slice */
+        /* each worker: this command with the options given here, less those placing a slice */
+        const char *command[] = {program_path, "zoo", kind == ZOO_KIND_FORMAL ? "formal" : "mnist"};
         const char *placing[] = {"--out", "--slice", "--jobs", "--resume", "--parent"};
-        char **worker = rr_calloc(COUNT(options) + 4, sizeof *worker, "worker arguments");
-        size_t n = 0;
-        worker[n++] = (char *)program_path;
-        worker[n++] = "zoo";
-        worker[n++] = kind == ZOO_KIND_FORMAL ? "formal" : "mnist";
-        for (size_t k = 0; k < COUNT(options); k++) {
-            int skip = !options[k].given;
-            for (size_t j = 0; j < COUNT(placing); j++) skip |= !strcmp(options[k].name, placing[j]);
-            if (skip) continue;
-            const char *v = options[k].text ? options[k].text : "";
-            worker[n] = rr_malloc(strlen(options[k].name) + strlen(v) + 2, "option");
-            sprintf(worker[n++], options[k].text ? "%s=%s" : "%s", options[k].name, v);
-        }
+        char **worker = worker_command(&cl, command, COUNT(command), placing, COUNT(placing));
         rc = zoo_generate_jobs(&s, out, first, last, jobs, resume, worker, err);
-        if (rc) fprintf(stderr, "%s: %s\n", name, err);
-        else fprintf(stderr, "%s: merged %zu slices into %s (they stay in %s/.slices until you delete them)\n", name,
-                     jobs < last - first ? jobs : last - first, out, out);
-        for (size_t k = 3; k < n; k++) free(worker[k]);
-        free(worker);
-        return rc ? 1 : 0;
+        free_words(worker);
+        if (rc) return fprintf(stderr, "%s: %s\n", name, err), 1;
+        fprintf(stderr, "%s: merged the slices into %s (they stay in %s/.slices until you delete them)\n", name, out, out);
+        return 0;
     }
     char label[64];
     snprintf(label, sizeof label, "zoo %s %zu:%zu", kind == ZOO_KIND_FORMAL ? "formal" : "mnist", first, last);

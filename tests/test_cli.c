@@ -1,7 +1,13 @@
 /* test_cli.c — the command line through the program: every command's options parsed by the
  * one parser (any order, --name=value, strict numbers with their ranges, empty and overlong
  * values, --help), usage errors exit 2 with a message naming the option, runtime errors 1,
- * never a signal. Runs ./rnnrep (the float build), so the double build skips it. */
+ * never a signal. Runs ./rnnrep (the float build), so the double build skips it.
+ *
+ * Issue 12's command-line rows are cases here: --batch 4611686018427387904, --seed
+ * 99999999999999999999999, --runs / --steps 2^64-1, --jobs 0, --steps 10, --out "", and
+ * 9,000-character arguments. Its worker rows are in test_zoo.c (the --mnist-dir injection, a
+ * failing worker, --jobs on a directory holding a zoo, kill -9 of the --jobs parent) and
+ * test_workers.c (arguments passed without a shell, 9,000 characters included). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>

@@ -52,8 +52,13 @@ static int same_zoo(const char *a, const char *b, ZooKind kind)
 
 static void fresh(const char *dir)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    char cmd[600] = "rm -rf '";
+    size_t n = strlen(cmd);
+    for (const char *p = dir; *p && n < sizeof cmd - 8; p++) { /* in single quotes, ' is '\'' */
+        if (*p == '\'') n += (size_t)snprintf(cmd + n, sizeof cmd - n, "'\\''");
+        else cmd[n++] = *p;
+    }
+    snprintf(cmd + n, sizeof cmd - n, "'");
     if (system(cmd) != 0) printf("  could not clear %s\n", dir);
 }
 
@@ -205,6 +210,13 @@ static void check_jobs(void)
     snprintf(cmd, sizeof cmd, "./rnnrep zoo formal %s --jobs 2 --out build/zoo-cli-jobs 2>/dev/null", opts);
     CHECK(system(cmd) == 0, "%s", cmd);
     CHECK(same_zoo("build/zoo-cli-one", "build/zoo-cli-jobs", ZOO_KIND_FORMAL), "--jobs 2 equals one process");
+    /* no shell between parent and workers: quotes and spaces in a path are just characters,
+     * and options given as --name=value reach the workers as they were */
+    fresh("build/zoo-cli-jobs 'quoted' $x");
+    snprintf(cmd, sizeof cmd, "./rnnrep zoo formal --runs=3 --steps=8 --snapshots=0,1,2,3,4,5,6,7,8 --batch=4 --samples=40 --stored=5 "
+             "--jobs=3 --out=\"build/zoo-cli-jobs 'quoted' \\$x\" 2>/dev/null");
+    CHECK(system(cmd) == 0, "%s", cmd);
+    CHECK(same_zoo("build/zoo-cli-one", "build/zoo-cli-jobs 'quoted' $x", ZOO_KIND_FORMAL), "--jobs 3 into a path with quotes");
     CHECK(system("./rnnrep zoo formal --out build/x --runs 2x 2>/dev/null") != 0, "a bad number is refused");
 }
 
