@@ -249,12 +249,12 @@ static void check_jobs_failing(void)
     const char *opts = "--runs 3 --steps 8 --snapshots 0,1,2,3,4,5,6,7,8 --batch 4 --samples 40 --stored 5";
     char cmd[1024];
     int rc;
-    /* a regular file where slice 1:3's directory must go (root ignores permissions, not this) */
+    /* a regular file where slice 2:3's directory must go (root ignores permissions, not this) */
     fresh("build/zoo-cli-fail");
-    if (system("mkdir -p build/zoo-cli-fail/.slices && touch build/zoo-cli-fail/.slices/1-3") != 0) printf("  cannot prepare\n");
+    if (system("mkdir -p build/zoo-cli-fail/.slices && touch build/zoo-cli-fail/.slices/2-3") != 0) printf("  cannot prepare\n");
     snprintf(cmd, sizeof cmd, "./rnnrep zoo formal %s --jobs 2 --resume --out build/zoo-cli-fail", opts);
     rc = run(cmd);
-    CHECK(rc == 1 && strstr(err_text, "slice 1:3 failed (exit status 1)") && strstr(err_text, "nothing merged"),
+    CHECK(rc == 1 && strstr(err_text, "slice 2:3 failed (exit status 1)") && strstr(err_text, "nothing merged"),
           "a failing worker: exit %d, %s", rc, err_text);
     CHECK(!exists("build/zoo-cli-fail/args.json") && !exists("build/zoo-cli-fail/parameters.npy"), "no merged zoo after a failed worker");
 

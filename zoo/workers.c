@@ -82,7 +82,8 @@ static void describe_status(int status, char *buf, size_t len)
 int workers_run(const WorkerJob *jobs, size_t n, size_t parallel, char *err)
 {
     if (parallel == 0) parallel = 1;
-    pid_t *pid = rr_calloc(n, sizeof *pid, "worker process ids"), parent = getpid();
+    pid_t parent = getpid();
+    pid_t *pid = rr_calloc(n, sizeof *pid, "worker process ids"); /* 0 once reaped */
     size_t next = 0, running = 0, failed = n; /* failed: the first job that failed, n if none */
     size_t stopped = 0;   /* workers sent SIGTERM because another failed or we were interrupted */
     int failed_status = 0, fork_errno = 0, stopping = 0;

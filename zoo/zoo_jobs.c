@@ -58,14 +58,16 @@ int zoo_generate_jobs(const ZooSettings *s, const char *dir, size_t first, size_
     }
 
     /* worker j: worker_argv, then --slice A:B --out DIR/.slices/A-B --resume --parent PID */
-    enum { EXTRA = 8 };
+    enum { EXTRA = 8 }; /* those 7 words and the closing NULL */
     WorkerJob *job = rr_calloc(jobs, sizeof *job, "workers");
-    char **argv = rr_calloc(jobs * (prefix + EXTRA + 1), sizeof *argv, "worker arguments");
-    char (*slice)[48] = rr_calloc(jobs, sizeof *slice, "slices"), (*label)[64] = rr_calloc(jobs, sizeof *label, "labels");
+    char **argv = rr_calloc(jobs * (prefix + EXTRA), sizeof *argv, "worker arguments");
+    char (*slice)[48] = rr_calloc(jobs, sizeof *slice, "slices");
+    char (*label)[64] = rr_calloc(jobs, sizeof *label, "labels");
     char **part = rr_calloc(jobs, sizeof *part, "slice directories");
+    size_t share = n / jobs, extra_runs = n % jobs; /* the first n % jobs slices get one run more */
     for (size_t j = 0; j < jobs; j++) {
-        size_t a = first + n * j / jobs, b = first + n * (j + 1) / jobs;
-        char **v = argv + j * (prefix + EXTRA + 1);
+        size_t a = first + j * share + (j < extra_runs ? j : extra_runs), b = a + share + (j < extra_runs);
+        char **v = argv + j * (prefix + EXTRA);
         part[j] = rr_malloc(path_len, "path");
         snprintf(part[j], path_len, "%s/%zu-%zu", slices, a, b);
         snprintf(slice[j], sizeof slice[j], "%zu:%zu", a, b);
@@ -76,13 +78,12 @@ int zoo_generate_jobs(const ZooSettings *s, const char *dir, size_t first, size_
         job[j] = (WorkerJob){v, label[j]};
     }
     rc = workers_run(job, jobs, jobs, err);
-    if (rc) { /* never merge an incomplete slice */
+    if (rc && err) { /* never merge an incomplete slice */
         size_t used = strlen(err);
         snprintf(err + used, RR_ERRLEN - used, "; nothing merged into %s (the slices stay in %s: continue with --resume)", dir,
                  slices);
-    } else {
-        rc = zoo_merge(dir, (const char *const *)part, jobs, err);
     }
+    if (!rc) rc = zoo_merge(dir, (const char *const *)part, jobs, err);
     for (size_t j = 0; j < jobs; j++) free(part[j]);
     free(part);
     free(label);
