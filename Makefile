@@ -4,7 +4,7 @@
 #   make test       every test program, in double and in float; ends with "N passed, M failed"
 #   make debug      the tests again under -fsanitize=address,undefined
 #   make bench      ./rnnrep bench
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (the program, library, header and the MNIST digits)
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -19,13 +19,19 @@ endif
 ALL_CFLAGS := $(WARN) $(OPT) $(ARCH) $(SAN) -I. -MMD -MP $(CFLAGS)
 LDLIBS  := -lm
 
+# Where the program looks for the vendored MNIST digits (zoo/mnist.c): where `make install`
+# puts them, then this source tree. Fixed at build time; another PREFIX rebuilds zoo/mnist.c.
+DATADIR  := $(PREFIX)/share/rnnrep
+PATHS    := -DRNNREP_DATADIR='"$(DATADIR)"' -DRNNREP_SOURCEDIR='"$(CURDIR)"'
+
 LIB_SRC  := autograd.c $(wildcard models/*.c) $(wildcard zoo/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
+TEST_SH  := $(wildcard tests/test_*.sh)
 OBJ32    := $(LIB_SRC:%.c=$(BUILD)/f32/%.o)
 OBJ64    := $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%_f32)
 
-.PHONY: all test debug bench install clean
+.PHONY: all test debug bench install clean FORCE
 .SECONDARY:
 all: rnnrep librnnrep.a
 
@@ -35,6 +41,12 @@ $(BUILD)/f32/%.o: %.c
 $(BUILD)/f64/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DRNNREP_DOUBLE -c $< -o $@
+
+$(BUILD)/f32/zoo/mnist.o $(BUILD)/f64/zoo/mnist.o: ALL_CFLAGS += $(PATHS)
+$(BUILD)/f32/zoo/mnist.o $(BUILD)/f64/zoo/mnist.o: $(BUILD)/paths
+$(BUILD)/paths: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(DATADIR) $(CURDIR)' | cmp -s - $@ || echo '$(DATADIR) $(CURDIR)' > $@
 
 librnnrep.a: $(OBJ32)
 	rm -f $@ && $(AR) rcs $@ $^
@@ -56,7 +68,7 @@ $(BUILD)/tests/%_f32: $(BUILD)/f32/tests/%.o $(BUILD)/librnnrep.a
 	$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
 
 test: $(TESTS) rnnrep
-	@sh tests/run.sh $(TESTS)
+	@sh tests/run.sh $(TESTS) $(TEST_SH)
 
 debug:
 	$(MAKE) BUILD=build/debug OPT="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
@@ -65,10 +77,11 @@ bench: rnnrep
 	./rnnrep bench
 
 install: rnnrep librnnrep.a
-	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(DATADIR)/mnist10k
 	cp rnnrep $(DESTDIR)$(PREFIX)/bin/
 	cp librnnrep.a $(DESTDIR)$(PREFIX)/lib/
 	cp rnnrep.h $(DESTDIR)$(PREFIX)/include/
+	cp zoo/data/mnist10k/* $(DESTDIR)$(DATADIR)/mnist10k/
 
 clean:
 	rm -rf build rnnrep librnnrep.a

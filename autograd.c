@@ -1,20 +1,36 @@
 /*
- * autograd.c — arena, tensors, the tape and every op (forward and backward side by side),
- * the matrix-product kernels with their naive twins, the RNG, AdamW and schedules.
- * It knows nothing about networks: models/ builds them from these ops.
+ * autograd.c — the error and memory helpers everything uses; arena, tensors, the tape and
+ * every op (forward and backward side by side), the matrix-product kernels with their naive
+ * twins, the RNG, AdamW and schedules. It knows nothing about networks: models/ builds them
+ * from these ops. POSIX: clock_gettime (timing) and mkdir (rr_make_dir).
  */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h> /* mkdir */
 #include <time.h>
 
 #include "rnnrep.h"
 
 /* ========================================================================================
- * Utilities
+ * Errors, memory and directories: the few helpers every part of rnnrep uses. They live
+ * here, in the one file that everything links against, so that there is one definition of
+ * how an error is reported (rr_error for bad input, rr_fatal for the unrecoverable).
  * ====================================================================================== */
+
+int rr_error(char *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, RR_ERRLEN, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
 
 void rr_fatal(const char *fmt, ...)
 {
@@ -40,6 +56,24 @@ void *rr_calloc(size_t count, size_t size, const char *what)
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p) rr_fatal("out of memory allocating %zu x %zu bytes for %s", count, size, what);
     return p;
+}
+
+int rr_make_dir(const char *dir, char *err)
+{
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST) return RR_OK;
+    return rr_error(err, RR_ERR_OPEN, "%s: cannot create directory: %s", dir, strerror(errno));
+}
+
+/* C leaves renaming over an existing file to the host, and Windows refuses; retry there. */
+int rr_replace_file(const char *from, const char *to)
+{
+    if (rename(from, to) == 0) return 0;
+#ifdef _WIN32
+    remove(to);
+    return rename(from, to);
+#else
+    return -1;
+#endif
 }
 
 double rr_seconds(void)

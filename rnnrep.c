@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h> /* isatty: progress lines redraw on a terminal, and stay sparse in logs */
@@ -12,6 +13,261 @@
 
 /* argv[0], to start worker processes of this same program (zoo --jobs). */
 static const char *program_path = "rnnrep";
+
+/* ========================================================================================
+ * Options: one table-driven parser for every command.
+ *
+ * A command declares its options in a table and the number of its positional arguments;
+ * parse_command_line reads argv the same way for all of them: options in any order and
+ * between the arguments, "--name value" or "--name=value", flags without a value, "--" ends
+ * the options, --help (or -h) prints the command's help. Numbers are decimal digits only (no
+ * sign, no spaces, nothing after them) and must lie in the option's range; text must have
+ * between min and max characters. A mistake prints one line that names the option and makes
+ * the command exit with status 2 (usage); errors while running exit with 1.
+ *
+ * A later command declares its table the same way; train, for example:
+ *
+ *     static int cmd_train(int argc, char **argv)
+ *     {
+ *         const char *zoo = NULL, *out = NULL, *encoder = "dws";
+ *         size_t steps = 100000, batch = 64, jobs = 1;
+ *         uint64_t seed = 1;
+ *         int resume = 0, rc;
+ *         Option options[] = {
+ *             {.name = "--zoo", .type = OPT_TEXT, .value = &zoo, .min = 1, .max = PATH_CHARS, .required = 1},
+ *             {.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS, .required = 1},
+ *             {.name = "--encoder", .type = OPT_TEXT, .value = &encoder, .min = 1, .max = 32},
+ *             {.name = "--steps", .type = OPT_SIZE, .value = &steps, .min = 1, .max = 100000000},
+ *             {.name = "--batch", .type = OPT_SIZE, .value = &batch, .min = 1, .max = 4096},
+ *             {.name = "--seed", .type = OPT_U64, .value = &seed, .min = 0, .max = UINT64_MAX},
+ *             {.name = "--jobs", .type = OPT_SIZE, .value = &jobs, .min = 1, .max = MAX_JOBS},
+ *             {.name = "--resume", .type = OPT_FLAG, .value = &resume},
+ *         };
+ *         CommandLine cl = {.name = "rnnrep train", .help = train_help, .options = options, .noptions = COUNT(options)};
+ *         if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+ *         ...one call into zoo/, its error printed as "rnnrep train: <err>", exit 1...
+ *     }
+ * ====================================================================================== */
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+/* The longest path accepted on the command line: zoo/ builds file names in buffers of 1024
+ * bytes (a zoo's slices and files add up to about 100 characters). */
+enum { PATH_CHARS = 500 };
+enum { MAX_JOBS = 256 };  /* worker processes of one command */
+enum { EXIT_USAGE = 2 };  /* 0: success, 1: an error while running, 2: a usage error */
+
+typedef enum OptionType {
+    OPT_FLAG,   /* no value; sets an int to 1 */
+    OPT_TEXT,   /* a const char * of min..max characters */
+    OPT_SIZE,   /* a size_t in min..max */
+    OPT_U64,    /* a uint64_t in min..max */
+    OPT_SIZES   /* `count` size_t values in min..max, separated by `separator` ("3:7") */
+} OptionType;
+
+typedef struct Option {
+    const char *name;        /* "--jobs" */
+    OptionType type;
+    void *value;             /* int *, const char **, size_t *, uint64_t * or size_t[count]; kept
+                                as it was when the option is not given (the default) */
+    uint64_t min, max;       /* the accepted range (OPT_TEXT: of the length) */
+    int count;               /* OPT_SIZES: at most 16 */
+    char separator;          /* OPT_SIZES */
+    int required;
+    /* set by the parser */
+    int given;
+    const char *text;        /* the value as written (NULL for a flag) */
+} Option;
+
+typedef struct CommandLine {
+    const char *name;        /* "rnnrep zoo merge": begins every message */
+    const char *help;        /* printed by --help */
+    Option *options;
+    size_t noptions;
+    const char *arguments;   /* the positional arguments for messages ("DIR"), or NULL for none */
+    size_t min_args, max_args;
+    const char **args;       /* room for max_args; the parser fills args[0 .. nargs) */
+    size_t nargs;
+} CommandLine;
+
+static int usage_error(const CommandLine *cl, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int usage_error(const CommandLine *cl, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", cl->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see %s --help)\n", cl->name);
+    return EXIT_USAGE;
+}
+
+/* The number at the start of text, which must end at `stop` ('\0', or a list's separator):
+ * decimal digits only, within o's range. 0, or EXIT_USAGE after a message naming o.
+ * *end: the character after the digits. */
+static int parse_number(const CommandLine *cl, const Option *o, const char *text, char stop, uint64_t *value,
+                        const char **end)
+{
+    const char *p = text;
+    uint64_t v = 0;
+    int overflow = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned digit = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - digit) / 10) overflow = 1;
+        else v = v * 10 + digit;
+    }
+    if (*text == '-' || *text == '+')
+        return usage_error(cl, "%s wants %s without a sign, not '%s'", o->name,
+                           o->type == OPT_SIZES ? "whole numbers" : "a whole number", o->text);
+    if (p == text || *p != stop) {
+        if (o->type == OPT_SIZES)
+            return usage_error(cl, "%s wants %d whole numbers separated by '%c', not '%s'", o->name, o->count, o->separator, o->text);
+        return usage_error(cl, "%s wants a whole number, not '%s'", o->name, o->text);
+    }
+    int digits = (int)(p - text);
+    if (overflow) return usage_error(cl, "%s: %.*s is larger than %llu", o->name, digits, text, (unsigned long long)o->max);
+    if (v < o->min || v > o->max)
+        return usage_error(cl, "%s: %.*s is out of range %llu..%llu", o->name, digits, text, (unsigned long long)o->min,
+                           (unsigned long long)o->max);
+    *value = v;
+    *end = p;
+    return 0;
+}
+
+/* Stores option o's value from text; 0 or EXIT_USAGE (after the message). */
+static int parse_value(const CommandLine *cl, Option *o, const char *text)
+{
+    uint64_t v = 0;
+    const char *end;
+    o->text = text;
+    switch (o->type) {
+    case OPT_FLAG:
+        *(int *)o->value = 1;
+        return 0;
+    case OPT_TEXT: {
+        size_t len = strlen(text);
+        if (len < o->min) return usage_error(cl, "%s must not be empty", o->name);
+        if (len > o->max) return usage_error(cl, "%s: %zu characters, more than the %llu accepted", o->name, len, (unsigned long long)o->max);
+        *(const char **)o->value = text;
+        return 0;
+    }
+    case OPT_SIZE:
+    case OPT_U64:
+        if (parse_number(cl, o, text, '\0', &v, &end)) return EXIT_USAGE;
+        if (o->type == OPT_U64) *(uint64_t *)o->value = v;
+        else *(size_t *)o->value = (size_t)v; /* o->max <= SIZE_MAX */
+        return 0;
+    case OPT_SIZES: {
+        size_t got[16];
+        for (int k = 0; k < o->count; k++, text = end + 1) {
+            if (parse_number(cl, o, text, k + 1 < o->count ? o->separator : '\0', &v, &end)) return EXIT_USAGE;
+            got[k] = (size_t)v;
+        }
+        memcpy(o->value, got, (size_t)o->count * sizeof got[0]);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+/* Whether the option called name (with its dashes) was given. */
+static int given(const CommandLine *cl, const char *name)
+{
+    for (size_t k = 0; k < cl->noptions; k++)
+        if (!strcmp(cl->options[k].name, name)) return cl->options[k].given;
+    return 0;
+}
+
+/* The words of command, then the options given on cl except those named in `except`, as
+ * "--name=value" ("--name" for a flag): the argv of a worker that runs this same command on a
+ * part of the work. NULL-terminated; every word is a copy, released by free_words. */
+static char **worker_command(const CommandLine *cl, const char *const *command, size_t ncommand, const char *const *except,
+                             size_t nexcept)
+{
+    char **words = rr_calloc(ncommand + cl->noptions + 1, sizeof *words, "worker arguments");
+    size_t n = 0;
+    for (size_t i = 0; i < ncommand; i++) {
+        words[n] = rr_malloc(strlen(command[i]) + 1, "worker argument");
+        strcpy(words[n++], command[i]);
+    }
+    for (size_t k = 0; k < cl->noptions; k++) {
+        const Option *o = &cl->options[k];
+        int skip = !o->given;
+        for (size_t j = 0; j < nexcept; j++) skip |= !strcmp(o->name, except[j]);
+        if (skip) continue;
+        words[n] = rr_malloc(strlen(o->name) + (o->text ? strlen(o->text) + 1 : 0) + 1, "worker argument");
+        if (o->text) sprintf(words[n++], "%s=%s", o->name, o->text);
+        else strcpy(words[n++], o->name);
+    }
+    return words;
+}
+
+static void free_words(char **words)
+{
+    for (size_t i = 0; words[i]; i++) free(words[i]);
+    free(words);
+}
+
+/* Reads argv (the words after the command's name) into cl's options and arguments. Returns 1
+ * when the command should run; 0 when it should return *exit_code at once: 0 after --help,
+ * EXIT_USAGE after a message on stderr. Parsing the same argv again gives the same result. */
+static int parse_command_line(CommandLine *cl, int argc, char **argv, int *exit_code)
+{
+    int options_end = argc;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--")) {
+            options_end = i;
+            break;
+        }
+    for (int i = 0; i < options_end; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(cl->help, stdout);
+            return *exit_code = 0, 0;
+        }
+    *exit_code = EXIT_USAGE;
+    cl->nargs = 0;
+    for (size_t k = 0; k < cl->noptions; k++) {
+        cl->options[k].given = 0;
+        cl->options[k].text = NULL;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i == options_end) continue;
+        if (i > options_end || a[0] != '-' || a[1] == '\0') { /* an argument ("-" is one too) */
+            if (cl->nargs == cl->max_args) {
+                if (cl->max_args == 0) return usage_error(cl, "takes no arguments, not '%s'", a), 0;
+                return usage_error(cl, "'%s' is one argument too many (wants %s)", a, cl->arguments), 0;
+            }
+            cl->args[cl->nargs++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        Option *o = NULL;
+        for (size_t k = 0; k < cl->noptions; k++)
+            if (strlen(cl->options[k].name) == len && !strncmp(cl->options[k].name, a, len)) o = &cl->options[k];
+        if (!o) return usage_error(cl, "unknown option '%.*s'", (int)len, a), 0;
+        if (o->given) return usage_error(cl, "%s given twice", o->name), 0;
+        o->given = 1;
+        const char *value = eq ? eq + 1 : NULL;
+        if (o->type == OPT_FLAG && value) return usage_error(cl, "%s takes no value", o->name), 0;
+        if (o->type != OPT_FLAG && !value) {
+            if (i + 1 >= options_end) return usage_error(cl, "%s needs a value", o->name), 0;
+            value = argv[++i];
+            /* "--out --jobs 2" is a forgotten value, not a directory named "--jobs" */
+            if (value[0] == '-' && value[1] == '-')
+                return usage_error(cl, "%s needs a value, not the option '%s' (write %s=%s if you mean it)", o->name, value, o->name, value), 0;
+        }
+        if (parse_value(cl, o, value)) return 0;
+    }
+    for (size_t k = 0; k < cl->noptions; k++)
+        if (cl->options[k].required && !cl->options[k].given) return usage_error(cl, "%s is required", cl->options[k].name), 0;
+    if (cl->nargs < cl->min_args) return usage_error(cl, "missing %s", cl->arguments), 0;
+    return *exit_code = 0, 1;
+}
 
 /* ========================================================================================
  * bench: one tab-separated line per benchmark: name, ms per iteration (median of repeats
@@ -192,11 +448,11 @@ static int matches(const char *group, const char *arg)
     return !strncmp(group, arg, strlen(arg)) || !strncmp(arg, group, strlen(group));
 }
 
-static int selected(const char *group, int argc, char **argv)
+static int selected(const char *group, const char *const *names, size_t n)
 {
-    if (argc == 0) return 1;
-    for (int i = 0; i < argc; i++)
-        if (matches(group, argv[i])) return 1;
+    if (n == 0) return 1;
+    for (size_t i = 0; i < n; i++)
+        if (matches(group, names[i])) return 1;
     return 0;
 }
 
@@ -209,28 +465,45 @@ static const char *const bench_names[] = {
     "step-noninteractive-mnist", "step-interactive-mnist",
 };
 
+static const char bench_help[] =
+    "usage: rnnrep bench [NAME...]\n"
+    "\n"
+    "Prints one tab-separated line per benchmark: name, milliseconds per iteration\n"
+    "(median of 7 repeats after two warm-up calls; 3 repeats for calls over a second) and\n"
+    "GFLOP/s where the flop count is known (else 0). A NAME selects every benchmark whose\n"
+    "name starts with it (the fast and naive kernels are timed together). One thread,\n"
+    "float. Benchmarks:\n"
+    "  gemm-256-fast, gemm-256-naive    256x256x256 matrix product\n"
+    "  gemm-lstm-fast, gemm-lstm-naive  32x38 times 38x128, the zoo LSTM's gate product\n"
+    "  zoo-step-formal, zoo-step-mnist  one AdamW update of a zoo RNN: batch 32, 41 / 50 steps\n"
+    "  step-ENCODER-formal, step-ENCODER-mnist   one emulation training step at the paper's\n"
+    "                     configuration (batch 64, encoder + emulator forward and backward,\n"
+    "                     AdamW) for ENCODER in stats, flat, transformer, dws,\n"
+    "                     noninteractive, interactive. The transformer needs about 7 GB.\n";
+
 static int cmd_bench(int argc, char **argv)
 {
-    for (int i = 0; i < argc; i++) {
-        if (argv[i][0] == '-') return fprintf(stderr, "rnnrep bench: unknown option '%s' (see rnnrep bench --help)\n", argv[i]), 2;
+    const char *names[64];
+    int rc;
+    CommandLine cl = {.name = "rnnrep bench", .help = bench_help, .arguments = "NAME...", .max_args = COUNT(names), .args = names};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    size_t n = cl.nargs;
+    for (size_t i = 0; i < n; i++) {
         int known = 0;
-        for (size_t b = 0; b < sizeof bench_names / sizeof *bench_names; b++) known |= matches(bench_names[b], argv[i]);
-        if (!known) {
-            fprintf(stderr, "rnnrep bench: no benchmark matches '%s' (see rnnrep bench --help)\n", argv[i]);
-            return 2;
-        }
+        for (size_t b = 0; b < COUNT(bench_names); b++) known |= matches(bench_names[b], names[i]);
+        if (!known) return usage_error(&cl, "no benchmark matches '%s'", names[i]);
     }
     printf("name\tms\tGFLOP/s\n");
-    if (selected("gemm-256", argc, argv)) bench_gemm("gemm-256", 256, 256, 256);
+    if (selected("gemm-256", names, n)) bench_gemm("gemm-256", 256, 256, 256);
     /* The zoo LSTM's gate product: (B=32, I+H=38) x (38, 4H=128). */
-    if (selected("gemm-lstm", argc, argv)) bench_gemm("gemm-lstm", 32, 128, 38);
-    if (selected("zoo-step-formal", argc, argv)) bench_zoo_step("zoo-step-formal", ZOO_FORMAL, 41);
-    if (selected("zoo-step-mnist", argc, argv)) bench_zoo_step("zoo-step-mnist", ZOO_MNIST, 50);
+    if (selected("gemm-lstm", names, n)) bench_gemm("gemm-lstm", 32, 128, 38);
+    if (selected("zoo-step-formal", names, n)) bench_zoo_step("zoo-step-formal", ZOO_FORMAL, 41);
+    if (selected("zoo-step-mnist", names, n)) bench_zoo_step("zoo-step-mnist", ZOO_MNIST, 50);
     for (int task = 0; task < 2; task++)
         for (int k = 0; k < ENC_COUNT; k++) {
             char name[64];
             snprintf(name, sizeof name, "step-%s-%s", encoder_facts[k].name, task ? "mnist" : "formal");
-            if (selected(name, argc, argv)) bench_step((EncoderKind)k, task ? ZOO_MNIST : ZOO_FORMAL, task ? "mnist" : "formal");
+            if (selected(name, names, n)) bench_step((EncoderKind)k, task ? ZOO_MNIST : ZOO_FORMAL, task ? "mnist" : "formal");
         }
     return 0;
 }
@@ -252,10 +525,19 @@ static size_t encoder_param_count(EncoderKind kind, ZooShape z)
     return n;
 }
 
+static const char models_help[] =
+    "usage: rnnrep models\n"
+    "\n"
+    "Prints the encoders' table of the paper's poster for both zoo shapes (formal languages\n"
+    "I = O = 6; sequential MNIST I = 16, O = 10): type, invariance to hidden-neuron\n"
+    "permutations, universality, and the parameter count at the paper's configuration,\n"
+    "counted by building each network; then the zoo LSTM's and the emulator's counts.\n";
+
 static int cmd_models(int argc, char **argv)
 {
-    (void)argv;
-    if (argc) return fprintf(stderr, "rnnrep models: takes no arguments\n"), 2;
+    int rc;
+    CommandLine cl = {.name = "rnnrep models", .help = models_help};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     Rng rng;
     rng_seed(&rng, 0);
     ZooLstm zf, zm;
@@ -298,10 +580,19 @@ static double invariance_change(EncoderKind kind, ZooShape z, Rng *rng)
     return change;
 }
 
+static const char invariance_help[] =
+    "usage: rnnrep invariance\n"
+    "\n"
+    "For each encoder at the paper's configuration (random initialisation) and a batch of\n"
+    "4 randomly initialised zoo RNNs, prints max |E(θ) - E(πθ)| / max |E(θ)|, where π is a\n"
+    "random permutation of the hidden neurons of each LSTM layer (SPEC.md §1). Invariant\n"
+    "encoders show rounding error only (about 1e-7 in float).\n";
+
 static int cmd_invariance(int argc, char **argv)
 {
-    (void)argv;
-    if (argc) return fprintf(stderr, "rnnrep invariance: takes no arguments\n"), 2;
+    int rc;
+    CommandLine cl = {.name = "rnnrep invariance", .help = invariance_help};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     Rng rng;
     rng_seed(&rng, 11);
     printf("%-16s %-10s %14s %14s\n", "encoder", "invariant", "formal", "mnist");
@@ -325,11 +616,18 @@ typedef struct Progress {
     double start, last_print;
     int tty;
     size_t steps_per_run;       /* learnt from the first report of a run */
+    uint64_t parent;            /* a worker's parent process (--parent), or 0 */
 } Progress;
+
+static const char orphan_message[] = "the parent process has ended: stopping this worker (its slice continues with --resume)";
 
 static void progress_report(void *ctx, size_t runs_done, size_t runs_total, size_t step, size_t steps_per_run)
 {
     Progress *p = ctx;
+    if (p->parent && worker_orphaned(p->parent)) { /* every 100 steps: the complete runs are safe */
+        fprintf(stderr, "%s: %s\n", p->label, orphan_message);
+        exit(1);
+    }
     double now = rr_seconds(), elapsed = now - p->start;
     int run_finished = steps_per_run == 0;
     if (steps_per_run) p->steps_per_run = steps_per_run;
@@ -342,18 +640,6 @@ static void progress_report(void *ctx, size_t runs_done, size_t runs_total, size
     if (p->tty && runs_done == runs_total) fputc('\n', stderr);
     fflush(stderr);
     p->last_print = now;
-}
-
-static int parse_size(const char *opt, const char *text, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (!*text || *end || text[0] == '-') {
-        fprintf(stderr, "rnnrep zoo: %s wants a whole number, not '%s'\n", opt, text);
-        return 2;
-    }
-    *out = (size_t)v;
-    return 0;
 }
 
 static const char zoo_help[] =
@@ -371,199 +657,183 @@ static const char zoo_help[] =
     "  --preset NAME      paper (1000 runs x 20000 steps), small (48 formal / 24 MNIST runs\n"
     "                     x 4000 steps, about ten minutes with --jobs 2), tiny (4 x 200);\n"
     "                     default tiny. Snapshot steps scale with the steps.\n"
-    "  --runs N --steps N --seed N --batch N\n"
+    "  --runs N           1..1000000\n"
+    "  --steps N          1..100000000 (at least 150 unless --snapshots is given)\n"
     "  --snapshots S0,...,S8   the 9 snapshot steps (increasing, the last = --steps)\n"
-    "  --samples N        formal: rollouts for the accuracy (1000)\n"
-    "  --stored N         rollouts / images stored per snapshot (100)\n"
-    "  --eval-batches N   MNIST: batches of 1000 images per metric (13 in paper)\n"
+    "  --seed N           0..18446744073709551615\n"
+    "  --batch N          1..65536 (32)\n"
+    "  --samples N        formal: rollouts for the accuracy, 1..1000000 (1000)\n"
+    "  --stored N         rollouts / images stored per snapshot, 1..100000 (100)\n"
+    "  --eval-batches N   MNIST: evaluation batches per metric, 1..1000 (13 in paper)\n"
+    "  --eval-batch N     MNIST: images per evaluation batch, 1..100000 (1000)\n"
     "  --mnist-dir DIR    MNIST IDX files (train-images-idx3-ubyte, ...); default the\n"
-    "                     vendored 10,000 digits in zoo/data/mnist10k\n"
+    "                     vendored 10,000 digits: PREFIX/share/rnnrep/mnist10k as make\n"
+    "                     install put them, else zoo/data/mnist10k in the source tree\n"
     "  --slice A:B        generate runs A..B-1 only (merge slices with 'rnnrep zoo merge')\n"
-    "  --jobs N           N worker processes, each a slice; merged into DIR at the end\n"
-    "  --resume           continue an interrupted generation in DIR\n";
+    "  --jobs N           N worker processes (1..256), each a slice; merged into DIR at the end\n"
+    "  --resume           continue an interrupted generation in DIR\n"
+    "  --parent PID       (given by --jobs to its workers) stop when process PID has ended\n"
+    "\n"
+    "Options may come in any order, as --name value or --name=value.\n";
 
-/* Runs `rnnrep zoo ... --slice` workers for --jobs, then completes and merges their slices. */
-static int zoo_jobs(const char *self, int argc, char **argv, const ZooSettings *s, const char *out, size_t first,
-                    size_t last, size_t jobs)
+/* The fewest steps from which the paper's snapshot steps, scaled, increase (or 0 if none up
+ * to the paper's 20000 does: another setting is wrong then). */
+static size_t fewest_scalable_steps(const ZooSettings *s)
 {
-    char err[RR_ERRLEN], cmd[8192], dir[1024];
-    size_t used = 0, n = last - first;
-    if (strchr(out, '\'') || strchr(self, '\'')) return fprintf(stderr, "rnnrep zoo: --jobs needs paths without quotes\n"), 1;
-    snprintf(dir, sizeof dir, "%s/.slices", out);
-    if (rr_make_dir(out, err) || rr_make_dir(dir, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
-    for (size_t j = 0; j < jobs; j++) {
-        size_t a = first + n * j / jobs, b = first + n * (j + 1) / jobs;
-        used += (size_t)snprintf(cmd + used, sizeof cmd - used, "'%s' zoo", self);
-        for (int i = 0; i < argc; i++) /* the parent's options, less --out, --jobs and --slice */
-            if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--jobs") || !strcmp(argv[i], "--slice")) i++;
-            else used += (size_t)snprintf(cmd + used, sizeof cmd - used, " '%s'", argv[i]);
-        used += (size_t)snprintf(cmd + used, sizeof cmd - used, " --out '%s/%zu-%zu' --slice %zu:%zu --resume & ", dir, a, b, a, b);
-        if (used >= sizeof cmd) return fprintf(stderr, "rnnrep zoo: command line too long\n"), 1;
+    ZooSettings t = *s;
+    for (t.steps = 1; t.steps <= 20000; t.steps++) {
+        zoo_scale_snapshots(&t);
+        if (zoo_settings_check(&t, NULL) == RR_OK) return t.steps;
     }
-    snprintf(cmd + used, sizeof cmd - used, "wait");
-    if (system(cmd) == -1) return fprintf(stderr, "rnnrep zoo: cannot start the workers\n"), 1;
-    const char *parts[256];
-    char names[256][1100];
-    if (jobs > 256) return fprintf(stderr, "rnnrep zoo: at most 256 jobs\n"), 2;
-    for (size_t j = 0; j < jobs; j++) {
-        size_t a = first + n * j / jobs, b = first + n * (j + 1) / jobs;
-        snprintf(names[j], sizeof names[j], "%s/%zu-%zu", dir, a, b);
-        parts[j] = names[j];
-        /* a worker that died left its slice incomplete: finish it here (a no-op otherwise) */
-        if (zoo_generate(s, names[j], a, b, 1, NULL, NULL, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
+    return 0;
+}
+
+static int zoo_generate_command(ZooKind kind, const char *name, int argc, char **argv)
+{
+    ZooSettings s;
+    const char *preset = "tiny", *out = NULL, *mnist_dir = NULL;
+    size_t slice[2] = {0, 0}, jobs = 1;
+    uint64_t parent = 0;
+    int resume = 0, rc;
+    char err[RR_ERRLEN];
+    Option options[] = {
+        {.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--preset", .type = OPT_TEXT, .value = &preset, .min = 1, .max = sizeof s.preset - 1},
+        {.name = "--runs", .type = OPT_SIZE, .value = &s.runs, .min = 1, .max = 1000000},
+        {.name = "--steps", .type = OPT_SIZE, .value = &s.steps, .min = 1, .max = 100000000},
+        {.name = "--snapshots", .type = OPT_SIZES, .value = s.snapshot, .min = 0, .max = 100000000, .count = ZOO_SNAPSHOTS, .separator = ','},
+        {.name = "--seed", .type = OPT_U64, .value = &s.seed, .min = 0, .max = UINT64_MAX},
+        {.name = "--batch", .type = OPT_SIZE, .value = &s.batch, .min = 1, .max = 65536},
+        {.name = "--samples", .type = OPT_SIZE, .value = &s.samples, .min = 1, .max = 1000000},
+        {.name = "--stored", .type = OPT_SIZE, .value = &s.stored, .min = 1, .max = 100000},
+        {.name = "--eval-batches", .type = OPT_SIZE, .value = &s.eval_batches, .min = 1, .max = 1000},
+        {.name = "--eval-batch", .type = OPT_SIZE, .value = &s.eval_batch, .min = 1, .max = 100000},
+        {.name = "--mnist-dir", .type = OPT_TEXT, .value = &mnist_dir, .min = 1, .max = sizeof s.mnist_dir - 1},
+        {.name = "--slice", .type = OPT_SIZES, .value = slice, .min = 0, .max = 1000000, .count = 2, .separator = ':'},
+        {.name = "--jobs", .type = OPT_SIZE, .value = &jobs, .min = 1, .max = MAX_JOBS},
+        {.name = "--resume", .type = OPT_FLAG, .value = &resume},
+        {.name = "--parent", .type = OPT_U64, .value = &parent, .min = 1, .max = UINT64_MAX},
+    };
+    CommandLine cl = {.name = name, .help = zoo_help, .options = options, .noptions = COUNT(options)};
+    /* The preset sets every default: the first reading finds it, the second lays the options
+     * over the preset's settings. */
+    memset(&s, 0, sizeof s);
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    if (zoo_settings_preset(&s, kind, preset, err)) return usage_error(&cl, "%s", err);
+    parse_command_line(&cl, argc, argv, &rc);
+    if (mnist_dir) snprintf(s.mnist_dir, sizeof s.mnist_dir, "%s", mnist_dir);
+    if (given(&cl, "--steps") && !given(&cl, "--snapshots")) {
+        zoo_scale_snapshots(&s);
+        size_t fewest = fewest_scalable_steps(&s);
+        if (s.steps < fewest)
+            return usage_error(&cl, "--steps %zu is too few for the paper's 9 snapshot steps scaled to it (they would not all "
+                               "differ): give --steps %zu or more, or the 9 steps with --snapshots S0,...,S8", s.steps, fewest);
     }
-    if (zoo_merge(out, parts, jobs, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
-    fprintf(stderr, "rnnrep zoo: merged %zu slices into %s (the slices stay in %s until you delete them)\n", jobs, out, dir);
+    if (zoo_settings_check(&s, err)) return usage_error(&cl, "%s", err);
+    size_t first = 0, last = s.runs;
+    if (given(&cl, "--slice")) {
+        first = slice[0];
+        last = slice[1];
+        if (first >= last || last > s.runs)
+            return usage_error(&cl, "--slice %zu:%zu is not a non-empty part of the %zu runs 0:%zu", first, last, s.runs, s.runs);
+    }
+    if (jobs > 1 && last - first > 1) {
+        /* each worker: this command with the options given here, less those placing a slice */
+        const char *command[] = {program_path, "zoo", kind == ZOO_KIND_FORMAL ? "formal" : "mnist"};
+        const char *placing[] = {"--out", "--slice", "--jobs", "--resume", "--parent"};
+        char **worker = worker_command(&cl, command, COUNT(command), placing, COUNT(placing));
+        rc = zoo_generate_jobs(&s, out, first, last, jobs, resume, worker, err);
+        free_words(worker);
+        if (rc) return fprintf(stderr, "%s: %s\n", name, err), 1;
+        fprintf(stderr, "%s: merged the slices into %s (they stay in %s/.slices until you delete them)\n", name, out, out);
+        return 0;
+    }
+    char label[64];
+    snprintf(label, sizeof label, "zoo %s %zu:%zu", kind == ZOO_KIND_FORMAL ? "formal" : "mnist", first, last);
+    Progress p = {label, rr_seconds(), 0, isatty(fileno(stderr)), 1, parent};
+    if (parent && worker_orphaned(parent)) return fprintf(stderr, "%s: %s\n", name, orphan_message), 1;
+    if (zoo_generate(&s, out, first, last, resume, progress_report, &p, err)) return fprintf(stderr, "%s: %s\n", name, err), 1;
+    return 0;
+}
+
+static int zoo_merge_command(int argc, char **argv)
+{
+    const char *out = NULL, *parts[MAX_JOBS];
+    char err[RR_ERRLEN];
+    int rc;
+    Option options[] = {{.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS, .required = 1}};
+    CommandLine cl = {.name = "rnnrep zoo merge", .help = zoo_help, .options = options, .noptions = COUNT(options),
+                      .arguments = "SLICE_DIR...", .min_args = 1, .max_args = COUNT(parts), .args = parts};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    if (zoo_merge(out, parts, cl.nargs, err)) return fprintf(stderr, "rnnrep zoo merge: %s\n", err), 1;
+    return 0;
+}
+
+static int zoo_info_command(int argc, char **argv)
+{
+    const char *dir[1];
+    char err[RR_ERRLEN];
+    int rc;
+    CommandLine cl = {.name = "rnnrep zoo info", .help = zoo_help, .arguments = "DIR", .min_args = 1, .max_args = 1, .args = dir};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    if (zoo_info(dir[0], stdout, err)) return fprintf(stderr, "rnnrep zoo info: %s\n", err), 1;
     return 0;
 }
 
 static int cmd_zoo(int argc, char **argv)
 {
-    char err[RR_ERRLEN];
-    if (argc < 1) return fprintf(stderr, "%s", zoo_help), 2;
-    if (!strcmp(argv[0], "info")) {
-        if (argc != 2) return fprintf(stderr, "usage: rnnrep zoo info DIR\n"), 2;
-        if (zoo_info(argv[1], stdout, err)) return fprintf(stderr, "rnnrep zoo info: %s\n", err), 1;
-        return 0;
-    }
-    if (!strcmp(argv[0], "merge")) {
-        const char *out = NULL, *parts[256];
-        size_t n = 0;
-        for (int i = 1; i < argc; i++) {
-            if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-            else if (argv[i][0] == '-') return fprintf(stderr, "rnnrep zoo merge: unknown option '%s'\n", argv[i]), 2;
-            else if (n < 256) parts[n++] = argv[i];
-        }
-        if (!out || n == 0) return fprintf(stderr, "usage: rnnrep zoo merge --out DIR SLICE_DIR...\n"), 2;
-        if (zoo_merge(out, parts, n, err)) return fprintf(stderr, "rnnrep zoo merge: %s\n", err), 1;
-        return 0;
-    }
-    ZooKind kind;
-    if (!strcmp(argv[0], "formal")) kind = ZOO_KIND_FORMAL;
-    else if (!strcmp(argv[0], "mnist")) kind = ZOO_KIND_MNIST;
-    else return fprintf(stderr, "rnnrep zoo: unknown zoo '%s' (formal, mnist, merge, info)\n\n%s", argv[0], zoo_help), 2;
-    const char *preset = "tiny", *out = NULL;
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--preset")) preset = argv[i + 1];
-    ZooSettings s;
-    if (zoo_settings_preset(&s, kind, preset, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 2;
-    size_t first = 0, last = SIZE_MAX, jobs = 1, steps_given = 0;
-    int resume = 0, snapshots_given = 0, rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--resume")) { resume = 1; continue; }
-        if (!v) return fprintf(stderr, "rnnrep zoo: %s needs a value\n", o), 2;
-        i++;
-        if (!strcmp(o, "--preset")) continue;
-        else if (!strcmp(o, "--out")) out = v;
-        else if (!strcmp(o, "--runs")) rc = parse_size(o, v, &s.runs);
-        else if (!strcmp(o, "--steps")) { rc = parse_size(o, v, &s.steps); steps_given = 1; }
-        else if (!strcmp(o, "--batch")) rc = parse_size(o, v, &s.batch);
-        else if (!strcmp(o, "--samples")) rc = parse_size(o, v, &s.samples);
-        else if (!strcmp(o, "--stored")) rc = parse_size(o, v, &s.stored);
-        else if (!strcmp(o, "--eval-batches")) rc = parse_size(o, v, &s.eval_batches);
-        else if (!strcmp(o, "--jobs")) rc = parse_size(o, v, &jobs);
-        else if (!strcmp(o, "--seed")) { size_t seed = 0; rc = parse_size(o, v, &seed); s.seed = seed; }
-        else if (!strcmp(o, "--mnist-dir")) snprintf(s.mnist_dir, sizeof s.mnist_dir, "%s", v);
-        else if (!strcmp(o, "--slice")) {
-            char *end;
-            first = (size_t)strtoull(v, &end, 10);
-            if (*end != ':' || !end[1]) return fprintf(stderr, "rnnrep zoo: --slice wants A:B, not '%s'\n", v), 2;
-            last = (size_t)strtoull(end + 1, &end, 10);
-            if (*end) return fprintf(stderr, "rnnrep zoo: --slice wants A:B, not '%s'\n", v), 2;
-        } else if (!strcmp(o, "--snapshots")) {
-            const char *p = v;
-            for (int k = 0; k < ZOO_SNAPSHOTS; k++) {
-                char *end;
-                s.snapshot[k] = (size_t)strtoull(p, &end, 10);
-                if (end == p || (k < ZOO_SNAPSHOTS - 1 && *end != ',') || (k == ZOO_SNAPSHOTS - 1 && *end))
-                    return fprintf(stderr, "rnnrep zoo: --snapshots wants 9 comma-separated steps, not '%s'\n", v), 2;
-                p = end + 1;
-            }
-            snapshots_given = 1;
-        } else return fprintf(stderr, "rnnrep zoo: unknown option '%s'\n\n%s", o, zoo_help), 2;
-    }
-    if (rc) return rc;
-    if (!out) return fprintf(stderr, "rnnrep zoo: --out DIR is required\n"), 2;
-    if (steps_given && !snapshots_given) zoo_scale_snapshots(&s);
-    if (last == SIZE_MAX) last = s.runs;
-    if (zoo_settings_check(&s, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 2;
-    if (first >= last || last > s.runs) return fprintf(stderr, "rnnrep zoo: slice %zu:%zu is outside the %zu runs\n", first, last, s.runs), 2;
-    if (jobs > 1 && last - first > 1) return zoo_jobs(program_path, argc, argv, &s, out, first, last, jobs < last - first ? jobs : last - first);
-    char label[64];
-    snprintf(label, sizeof label, "zoo %s %zu:%zu", argv[0], first, last);
-    Progress p = {label, rr_seconds(), 0, isatty(fileno(stderr)), 1};
-    if (zoo_generate(&s, out, first, last, resume, progress_report, &p, err)) return fprintf(stderr, "rnnrep zoo: %s\n", err), 1;
-    return 0;
+    if (argc == 0) return fputs(zoo_help, stderr), EXIT_USAGE;
+    const char *what = argv[0];
+    if (!strcmp(what, "formal")) return zoo_generate_command(ZOO_KIND_FORMAL, "rnnrep zoo formal", argc - 1, argv + 1);
+    if (!strcmp(what, "mnist")) return zoo_generate_command(ZOO_KIND_MNIST, "rnnrep zoo mnist", argc - 1, argv + 1);
+    if (!strcmp(what, "merge")) return zoo_merge_command(argc - 1, argv + 1);
+    if (!strcmp(what, "info")) return zoo_info_command(argc - 1, argv + 1);
+    if (!strcmp(what, "--help") || !strcmp(what, "-h")) return fputs(zoo_help, stdout), 0;
+    fprintf(stderr, "rnnrep zoo: the first argument is formal, mnist, merge or info, not '%s' (see rnnrep zoo --help)\n", what);
+    return EXIT_USAGE;
 }
 
 /* ========================================================================================
  * golden: regenerate the reference fixtures
  * ====================================================================================== */
 
+static const char golden_help[] =
+    "usage: rnnrep golden [--out DIR]\n"
+    "\n"
+    "Recomputes every fixture (each network at reduced widths, with inputs, outputs, a loss and\n"
+    "all gradients; an AdamW trajectory) deterministically and writes them as float32 .npy\n"
+    "files with a README.md that documents each array and parameter layout. Default DIR golden.\n";
+
 static int cmd_golden(int argc, char **argv)
 {
     const char *dir = "golden";
     char err[RR_ERRLEN];
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--out") && i + 1 < argc) dir = argv[++i];
-        else return fprintf(stderr, "rnnrep golden: unknown argument '%s'\n", argv[i]), 2;
-    }
+    int rc;
+    Option options[] = {{.name = "--out", .type = OPT_TEXT, .value = &dir, .min = 1, .max = PATH_CHARS}};
+    CommandLine cl = {.name = "rnnrep golden", .help = golden_help, .options = options, .noptions = COUNT(options)};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     if (golden_write(dir, err)) return fprintf(stderr, "rnnrep golden: %s\n", err), 1;
     printf("wrote %s/ and %s/README.md\n", dir, dir);
     return 0;
 }
 
 /* ========================================================================================
- * Commands and their help
+ * Commands
  * ====================================================================================== */
 
 typedef struct Command {
     const char *name;
-    int (*run)(int argc, char **argv);
+    int (*run)(int argc, char **argv);   /* argv: the words after the command's name */
     const char *summary;
-    const char *help;
 } Command;
 
 static const Command commands[] = {
-    {"golden", cmd_golden, "regenerate the reference fixtures in golden/",
-     "usage: rnnrep golden [--out DIR]\n"
-     "\n"
-     "Recomputes every fixture (each network at reduced widths, with inputs, outputs, a loss and\n"
-     "all gradients; an AdamW trajectory) deterministically and writes them as float32 .npy\n"
-     "files with a README.md that documents each array and parameter layout. Default DIR golden.\n"},
-    {"zoo", cmd_zoo, "generate, merge and describe model zoos", zoo_help},
-    {"models", cmd_models, "the networks, their properties and parameter counts",
-     "usage: rnnrep models\n"
-     "\n"
-     "Prints the encoders' table of the paper's poster for both zoo shapes (formal languages\n"
-     "I = O = 6; sequential MNIST I = 16, O = 10): type, invariance to hidden-neuron\n"
-     "permutations, universality, and the parameter count at the paper's configuration,\n"
-     "counted by building each network; then the zoo LSTM's and the emulator's counts.\n"},
-    {"invariance", cmd_invariance, "embedding change of each encoder under neuron permutations",
-     "usage: rnnrep invariance\n"
-     "\n"
-     "For each encoder at the paper's configuration (random initialisation) and a batch of\n"
-     "4 randomly initialised zoo RNNs, prints max |E(θ) - E(πθ)| / max |E(θ)|, where π is a\n"
-     "random permutation of the hidden neurons of each LSTM layer (SPEC.md §1). Invariant\n"
-     "encoders show rounding error only (about 1e-7 in float).\n"},
-    {"bench", cmd_bench, "time the kernels, the emulation training steps and the zoo steps",
-     "usage: rnnrep bench [NAME...]\n"
-     "\n"
-     "Prints one tab-separated line per benchmark: name, milliseconds per iteration\n"
-     "(median of 7 repeats after two warm-up calls; 3 repeats for calls over a second) and\n"
-     "GFLOP/s where the flop count is known (else 0). A NAME selects every benchmark whose\n"
-     "name starts with it (the fast and naive kernels are timed together). One thread,\n"
-     "float. Benchmarks:\n"
-     "  gemm-256-fast, gemm-256-naive    256x256x256 matrix product\n"
-     "  gemm-lstm-fast, gemm-lstm-naive  32x38 times 38x128, the zoo LSTM's gate product\n"
-     "  zoo-step-formal, zoo-step-mnist  one AdamW update of a zoo RNN: batch 32, 41 / 50 steps\n"
-     "  step-ENCODER-formal, step-ENCODER-mnist   one emulation training step at the paper's\n"
-     "                     configuration (batch 64, encoder + emulator forward and backward,\n"
-     "                     AdamW) for ENCODER in stats, flat, transformer, dws,\n"
-     "                     noninteractive, interactive. The transformer needs about 7 GB.\n"},
+    {"golden", cmd_golden, "regenerate the reference fixtures in golden/"},
+    {"zoo", cmd_zoo, "generate, merge and describe model zoos"},
+    {"models", cmd_models, "the networks, their properties and parameter counts"},
+    {"invariance", cmd_invariance, "embedding change of each encoder under neuron permutations"},
+    {"bench", cmd_bench, "time the kernels, the emulation training steps and the zoo steps"},
 };
-enum { NUM_COMMANDS = sizeof commands / sizeof commands[0] };
 
 static void usage(FILE *f)
 {
@@ -572,8 +842,9 @@ static void usage(FILE *f)
                "Faccio, Schmidhuber, ICML 2024), a C99 reference implementation.\n\n"
                "Commands:\n",
             RR_VERSION);
-    for (int i = 0; i < NUM_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'rnnrep COMMAND --help' describes a command and its options.\n");
+    for (size_t i = 0; i < COUNT(commands); i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'rnnrep COMMAND --help' describes a command and its options.\n"
+               "Exit status: 0 done, 1 an error while running, 2 a usage error.\n");
 }
 
 int main(int argc, char **argv)
@@ -581,7 +852,7 @@ int main(int argc, char **argv)
     program_path = argv[0];
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
@@ -591,17 +862,9 @@ int main(int argc, char **argv)
         printf("rnnrep %s\n", RR_VERSION);
         return 0;
     }
-    for (int i = 0; i < NUM_COMMANDS; i++) {
-        if (strcmp(argv[1], commands[i].name)) continue;
-        for (int j = 2; j < argc; j++) {
-            if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
-                fputs(commands[i].help, stdout);
-                return 0;
-            }
-        }
-        return commands[i].run(argc - 2, argv + 2);
-    }
+    for (size_t i = 0; i < COUNT(commands); i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
     fprintf(stderr, "rnnrep: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
-    return 2;
+    return EXIT_USAGE;
 }

@@ -50,8 +50,31 @@ typedef float real;
 #endif
 
 #define RR_VERSION "0.1.0"
-#define RR_ERRLEN 512 /* size of every error-message buffer */
 
+/* ------------------------------------------------------------------------------------------
+ * Errors, memory and directories (defined at the top of autograd.c, which every part of
+ * rnnrep links against).
+ *
+ * Bad input is never fatal: every function that touches a file or a process returns 0
+ * (RR_OK) or one of these codes, and then writes "<path>: <problem>" into err (a
+ * caller-supplied char[RR_ERRLEN], or NULL). Only running out of memory, and a programming
+ * error such as a shape mismatch between ops, stop the program (rr_fatal).
+ * ---------------------------------------------------------------------------------------- */
+#define RR_ERRLEN 512 /* size of every error-message buffer */
+enum {
+    RR_OK = 0,
+    RR_ERR_OPEN,        /* the file cannot be opened or created */
+    RR_ERR_IO,          /* a read, write, seek, close or rename failed */
+    RR_ERR_FORMAT,      /* not a valid file of the format, or it contradicts itself */
+    RR_ERR_UNSUPPORTED, /* valid, but outside what rnnrep reads (dtype, byte order, layout) */
+    RR_ERR_PROCESS      /* a worker process failed or could not start, or we were interrupted */
+};
+/* Format the message into err (when err is not NULL) and return code. */
+int rr_error(char *err, int code, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 /* Print "rnnrep: <message>" to stderr and exit with status 1. */
 void rr_fatal(const char *fmt, ...)
 #ifdef __GNUC__
@@ -61,6 +84,10 @@ void rr_fatal(const char *fmt, ...)
 /* malloc / calloc that stop the program with a message naming `what` when out of memory. */
 void *rr_malloc(size_t bytes, const char *what);
 void *rr_calloc(size_t count, size_t size, const char *what);
+/* Creates directory dir unless it exists (POSIX mkdir); RR_OK or a message naming dir. */
+int rr_make_dir(const char *dir, char *err);
+/* rename(from, to), replacing an existing file (for atomic writes via "path.tmp"); 0 on success. */
+int rr_replace_file(const char *from, const char *to);
 
 /* ------------------------------------------------------------------------------------------
  * Random numbers: xoshiro256** with splitmix64 seeding, and MT19937 where NumPy must be matched.
@@ -584,27 +611,7 @@ double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch);
 /* ------------------------------------------------------------------------------------------
  * Files (zoo/): .npy, IDX, JSON, safetensors.
  * ---------------------------------------------------------------------------------------- */
-/* Every function here that touches a file returns 0 (RR_OK) or one of these codes, and then
- * writes "<path>: <problem>" into err (a caller-supplied char[RR_ERRLEN], or NULL). Bad
- * input is never fatal; only running out of memory stops the program (rr_malloc). */
-enum {
-    RR_OK = 0,
-    RR_ERR_OPEN,        /* the file cannot be opened or created */
-    RR_ERR_IO,          /* a read, write, seek, close or rename failed */
-    RR_ERR_FORMAT,      /* not a valid file of the format, or it contradicts itself */
-    RR_ERR_UNSUPPORTED  /* valid, but outside what rnnrep reads (dtype, byte order, layout) */
-};
-/* Format the message into err (when err is not NULL) and return code. */
-int rr_error(char *err, int code, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/* Creates directory dir unless it exists (POSIX mkdir); RR_OK or a message naming dir. */
-int rr_make_dir(const char *dir, char *err);
-/* rename(from, to), replacing an existing file (for atomic writes via "path.tmp"); 0 on success. */
-int rr_replace_file(const char *from, const char *to);
-
+/* Each function returns RR_OK or an RR_ERR_* code with "<path>: <problem>" in err (see rr_error). */
 /* --- float16 (IEEE binary16), bit-exact with NumPy's npy_floatbits_to_halfbits,
  * npy_doublebits_to_halfbits and npy_halfbits_to_floatbits: round to nearest even, gradual
  * underflow to subnormals, overflow (|x| >= 65520) to inf; a NaN keeps the top 10 bits of
@@ -922,9 +929,15 @@ int mnist_is_train(uint64_t index);
 /* Writes the indices in 0..n-1 of one side of that split (train != 0: training) into idx
  * (room for n), in increasing order, and returns how many. */
 size_t mnist_split_indices(size_t n, int train, size_t *idx);
+/* The directory of the MNIST IDX files into dir (len bytes): `given` when not empty; else the
+ * first of RNNREP_DATADIR/mnist10k (the copy `make install` puts in $(PREFIX)/share/rnnrep)
+ * and RNNREP_SOURCEDIR/zoo/data/mnist10k (the source tree), both fixed at build time, that
+ * holds the vendored images-idx3-ubyte. The error names both places and --mnist-dir. */
+int mnist_find_dir(const char *given, char *dir, size_t len, char *err);
 
-/* The digits a zoo's runs read: the IDX pair of dir ("" = the vendored digits), checked to be
- * 28 x 28, with the indices of both sides of the hash split. */
+/* The digits a zoo's runs read: the IDX pair of the directory mnist_find_dir gives for
+ * `given` ("" = the vendored digits), checked to be 28 x 28, with the indices of both sides
+ * of the hash split. */
 typedef struct MnistData {
     IdxArray images, labels;   /* (N, 28, 28), (N) */
     size_t *train, *eval;      /* indices of the hash split, increasing */
@@ -932,7 +945,7 @@ typedef struct MnistData {
 } MnistData;
 /* In dir, the official names (train-images-idx3-ubyte, train-labels-idx1-ubyte) or the
  * vendored ones (images-idx3-ubyte, labels-idx1-ubyte). */
-int mnist_load(const char *dir, MnistData *d, char *err);
+int mnist_load(const char *given, MnistData *d, char *err);
 void mnist_data_free(MnistData *d);
 /* Images idx[0..n) rotated by angle: tile sequences x (n, 50, 16) and labels y (n). */
 void mnist_batch(const MnistData *d, const size_t *idx, size_t n, double angle, real *x, int32_t *y);
@@ -957,7 +970,7 @@ typedef struct ZooSettings {
     size_t stored;                   /* rollouts / images stored per snapshot (100) */
     size_t eval_batches, eval_batch; /* MNIST: up to 13 batches of 1000 images per metric */
     uint64_t seed;
-    char mnist_dir[512];             /* MNIST IDX directory; "" = the vendored zoo/data/mnist10k */
+    char mnist_dir[512];             /* MNIST IDX directory; "" = the vendored digits (mnist_find_dir) */
 } ZooSettings;
 
 /* The named preset's settings (snapshot steps scaled with the steps). */
@@ -977,6 +990,16 @@ typedef void (*ZooProgress)(void *ctx, size_t runs_done, size_t runs_total, size
  * Without resume, dir must not hold a zoo already. */
 int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t last, int resume,
                  ZooProgress progress, void *progress_ctx, char *err);
+/* zoo_generate split over `jobs` worker processes (zoo/zoo_jobs.c): worker j runs
+ *     worker_argv... --slice A:B --out DIR/.slices/A-B --resume --parent PID
+ * (worker_argv: NULL-terminated, a command of this program that generates a zoo of settings s;
+ * PID: the caller's process id) for its share A:B of the runs, at the same time as the
+ * others; then the slices are merged into dir (zoo_merge). Before any training: dir must not
+ * hold a zoo, nor, without resume, the slices of an earlier call. If a worker fails, its
+ * error is returned (RR_ERR_PROCESS, naming the slice) and nothing is merged; finished slices
+ * stay for resume. */
+int zoo_generate_jobs(const ZooSettings *s, const char *dir, size_t first, size_t last, size_t jobs, int resume,
+                      char *const *worker_argv, char *err);
 /* Concatenates zoo directories (slices of one zoo, in run order) into out. */
 int zoo_merge(const char *out, const char *const *parts, size_t n, char *err);
 /* Prints what a zoo holds (ours or an official release): kind, runs, snapshots, tasks, and
@@ -1052,6 +1075,26 @@ int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char 
  * Loading checks the count and names the file on any mismatch. */
 int params_save(const ParamSet *ps, const char *path, char *err);
 int params_load(ParamSet *ps, const char *path, char *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Worker processes (zoo/workers.c, POSIX): jobs run as processes of their own, started
+ * without a shell, for example the slices of a zoo run by this same program.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct WorkerJob {
+    char *const *argv;       /* NULL-terminated; argv[0] is the program, found as execvp finds it */
+    const char *label;       /* names the job in messages, e.g. "slice 1:3" */
+} WorkerJob;
+
+/* Runs jobs[0 .. n) as child processes, at most `parallel` at a time and in order, and waits
+ * for each. RR_OK when every one exits with status 0. When one fails (another exit status, a
+ * signal, or it cannot be run: status 127), or the caller gets SIGINT or SIGTERM meanwhile,
+ * no further job starts, the running ones get SIGTERM and are waited for, and the result is
+ * RR_ERR_PROCESS with err naming the first failed job and its status ("slice 1:3 failed (exit
+ * status 1); ..."). On Linux a worker also gets SIGTERM when the caller dies. */
+int workers_run(const WorkerJob *jobs, size_t n, size_t parallel, char *err);
+/* In a worker started with its parent's process id: whether that parent has ended (the
+ * worker has another parent now). Polled between units of work, it stops orphans anywhere. */
+int worker_orphaned(uint64_t parent);
 
 /* ------------------------------------------------------------------------------------------
  * Golden fixtures (zoo/golden.c): every network at reduced widths with its inputs, outputs,

@@ -1,9 +1,12 @@
 #!/bin/sh
-# Runs every test program given, then prints the sum of their "N passed, M failed" lines.
+# Runs every test program (or sh script) given, then prints the sum of their "N passed, M failed" lines.
 # Exits non-zero if any check failed or any program crashed.
 passed=0; failed=0; crashed=0
 for t in "$@"; do
-    out=$("$t" 2>&1); rc=$?
+    case "$t" in
+        *.sh) out=$(sh "$t" 2>&1); rc=$? ;;
+        *) out=$("$t" 2>&1); rc=$? ;;
+    esac
     printf '%s\n' "$out" | grep -E '^(FAIL|SKIP)' || true
     line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     if [ -z "$line" ] || [ $rc -gt 1 ]; then

@@ -1,9 +1,16 @@
 /* test_zoo.c — model zoo generation: the released file layout (names, dtypes, shapes,
  * 128-byte headers), determinism, resume after an interruption (also one torn between two
- * files' appends), slices merged back into the whole, and --jobs through the program. */
+ * files' appends), slices merged back into the whole, and --jobs through the program: equal to
+ * one process, a failing worker failing the command, the directory checked first, workers
+ * ending with their parent, no shell between the parent and its workers. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include "test.h"
 
 static const char *const formal_files[] = {"args.json", "parameters.npy", "sequences.npy", "logits.npy", "tasks.npy",
@@ -45,8 +52,13 @@ static int same_zoo(const char *a, const char *b, ZooKind kind)
 
 static void fresh(const char *dir)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    char cmd[600] = "rm -rf '";
+    size_t n = strlen(cmd);
+    for (const char *p = dir; *p && n < sizeof cmd - 8; p++) { /* in single quotes, ' is '\'' */
+        if (*p == '\'') n += (size_t)snprintf(cmd + n, sizeof cmd - n, "'\\''");
+        else cmd[n++] = *p;
+    }
+    snprintf(cmd + n, sizeof cmd - n, "'");
     if (system(cmd) != 0) printf("  could not clear %s\n", dir);
 }
 
@@ -198,7 +210,138 @@ static void check_jobs(void)
     snprintf(cmd, sizeof cmd, "./rnnrep zoo formal %s --jobs 2 --out build/zoo-cli-jobs 2>/dev/null", opts);
     CHECK(system(cmd) == 0, "%s", cmd);
     CHECK(same_zoo("build/zoo-cli-one", "build/zoo-cli-jobs", ZOO_KIND_FORMAL), "--jobs 2 equals one process");
+    /* no shell between parent and workers: quotes and spaces in a path are just characters,
+     * and options given as --name=value reach the workers as they were */
+    fresh("build/zoo-cli-jobs 'quoted' $x");
+    snprintf(cmd, sizeof cmd, "./rnnrep zoo formal --runs=3 --steps=8 --snapshots=0,1,2,3,4,5,6,7,8 --batch=4 --samples=40 --stored=5 "
+             "--jobs=3 --out=\"build/zoo-cli-jobs 'quoted' \\$x\" 2>/dev/null");
+    CHECK(system(cmd) == 0, "%s", cmd);
+    CHECK(same_zoo("build/zoo-cli-one", "build/zoo-cli-jobs 'quoted' $x", ZOO_KIND_FORMAL), "--jobs 3 into a path with quotes");
     CHECK(system("./rnnrep zoo formal --out build/x --runs 2x 2>/dev/null") != 0, "a bad number is refused");
+}
+
+static int exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* Runs a shell command line; its exit status (128 + signal when a signal ended it), and its
+ * stderr in build/zoo-cli-err.txt, read into err_text. */
+static char err_text[4096];
+static int run(const char *cmd)
+{
+    char full[2048];
+    snprintf(full, sizeof full, "%s 2>build/zoo-cli-err.txt", cmd);
+    int status = system(full);
+    FILE *f = fopen("build/zoo-cli-err.txt", "rb");
+    size_t n = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
+    err_text[n] = '\0';
+    if (f) fclose(f);
+    return status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A worker that fails fails the command, which names its slice and merges nothing; the output
+ * directory is checked before any training. */
+static void check_jobs_failing(void)
+{
+    const char *opts = "--runs 3 --steps 8 --snapshots 0,1,2,3,4,5,6,7,8 --batch 4 --samples 40 --stored 5";
+    char cmd[1024];
+    int rc;
+    /* a regular file where slice 2:3's directory must go (root ignores permissions, not this) */
+    fresh("build/zoo-cli-fail");
+    if (system("mkdir -p build/zoo-cli-fail/.slices && touch build/zoo-cli-fail/.slices/2-3") != 0) printf("  cannot prepare\n");
+    snprintf(cmd, sizeof cmd, "./rnnrep zoo formal %s --jobs 2 --resume --out build/zoo-cli-fail", opts);
+    rc = run(cmd);
+    CHECK(rc == 1 && strstr(err_text, "slice 2:3 failed (exit status 1)") && strstr(err_text, "nothing merged"),
+          "a failing worker: exit %d, %s", rc, err_text);
+    CHECK(!exists("build/zoo-cli-fail/args.json") && !exists("build/zoo-cli-fail/parameters.npy"), "no merged zoo after a failed worker");
+
+    /* without --resume, those leftover slices are refused at once */
+    snprintf(cmd, sizeof cmd, "./rnnrep zoo formal %s --jobs 2 --out build/zoo-cli-fail", opts);
+    rc = run(cmd);
+    CHECK(rc == 1 && strstr(err_text, "holds the slices of an earlier --jobs run"), "leftover slices: exit %d, %s", rc, err_text);
+
+    /* a directory holding a zoo: refused before any slice is made, with and without --resume */
+    snprintf(cmd, sizeof cmd, "./rnnrep zoo formal %s --jobs 2 --out build/zoo-cli-jobs", opts);
+    rc = run(cmd);
+    CHECK(rc == 1 && strstr(err_text, "already holds a zoo") && !strstr(err_text, "runs 1/"), "--jobs on a zoo: exit %d, %s", rc, err_text);
+    snprintf(cmd, sizeof cmd, "./rnnrep zoo formal %s --jobs 2 --resume --out build/zoo-cli-jobs", opts);
+    rc = run(cmd);
+    CHECK(rc == 1 && strstr(err_text, "already holds a zoo"), "--jobs --resume on a merged zoo: exit %d, %s", rc, err_text);
+
+    /* a worker whose parent has ended stops before training */
+    fresh("build/zoo-cli-orphan");
+    snprintf(cmd, sizeof cmd, "./rnnrep zoo formal %s --parent 1 --out build/zoo-cli-orphan", opts);
+    rc = run(cmd);
+    CHECK(rc == 1 && strstr(err_text, "the parent process has ended") && !exists("build/zoo-cli-orphan/parameters.npy"),
+          "an orphaned worker: exit %d, %s", rc, err_text);
+
+    /* no shell: a quote in an option is part of a directory name, not a command */
+    fresh("build/zoo-cli-quote");
+    remove("build/PWNED");
+    snprintf(cmd, sizeof cmd, "./rnnrep zoo mnist --runs 2 --jobs 2 --out build/zoo-cli-quote --mnist-dir \"x'; touch build/PWNED; echo '\"");
+    rc = run(cmd);
+    CHECK(rc == 1 && !exists("build/PWNED"), "--mnist-dir with a quote: exit %d, no command run: %s", rc, err_text);
+}
+
+/* How many live processes (by POSIX `ps -e -o`) have arguments that contain text, or -1;
+ * with stop set, each of them gets SIGKILL. */
+static int live_processes(const char *text, int stop)
+{
+    FILE *p = popen("ps -e -o pid= -o stat= -o args= 2>/dev/null", "r");
+    char line[4096], stat[16];
+    long pid;
+    int n = 0, any = 0;
+    if (!p) return -1;
+    while (fgets(line, sizeof line, p)) {
+        any = 1;
+        if (sscanf(line, "%ld %15s", &pid, stat) != 2 || stat[0] == 'Z' || !strstr(line, text)) continue;
+        n++;
+        if (stop) kill((pid_t)pid, SIGKILL);
+    }
+    return pclose(p) == 0 && any ? n : -1;
+}
+
+/* kill -9 of the --jobs parent: its workers end too (Linux: at once, by PR_SET_PDEATHSIG;
+ * elsewhere within 100 training steps, by polling their parent). */
+static void check_jobs_orphans(void)
+{
+    if (live_processes("ps", 0) < 0) {
+        printf("SKIP check_jobs_orphans: ps -e -o is not available\n");
+        return;
+    }
+    /* the directory names this test process, so that ps finds its workers and no others */
+    char dir[64], slices[80], pid_file[80], cmd[512];
+    snprintf(dir, sizeof dir, "build/zoo-cli-killed-%ld", (long)getpid());
+    snprintf(slices, sizeof slices, "%s/.slices", dir);
+    snprintf(pid_file, sizeof pid_file, "%s.pid", dir);
+    fresh(dir);
+    remove(pid_file);
+    snprintf(cmd, sizeof cmd, "./rnnrep zoo formal --runs 2 --steps 20000 --jobs 2 --out %s 2>/dev/null & echo $! > %s", dir, pid_file);
+    if (system(cmd) != 0) printf("  cannot start %s\n", cmd);
+    long parent = 0;
+    int workers = 0;
+    for (int i = 0; i < 1000 && workers < 2; i++) { /* up to 10 s for both workers to appear */
+        FILE *f = fopen(pid_file, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &parent) != 1) parent = 0;
+            fclose(f);
+        }
+        workers = live_processes(slices, 0);
+        if (workers < 2) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    CHECK(parent > 0 && workers == 2, "the parent (%ld) started 2 workers (%d)", parent, workers);
+    if (parent > 0) kill((pid_t)parent, SIGKILL);
+    for (int i = 0; i < 1000 && workers > 0; i++) { /* up to 10 s for them to end */
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        workers = live_processes(slices, 0);
+    }
+    CHECK(workers == 0, "the workers end with their parent (%d still running)", workers);
+    live_processes(slices, 1); /* none should be left; if some are, stop them */
+    fresh(dir);
+    remove(pid_file);
 }
 
 int main(void)
@@ -207,6 +350,10 @@ int main(void)
     check_kind(ZOO_KIND_FORMAL, "formal");
     check_kind(ZOO_KIND_MNIST, "mnist");
     check_info_errors();
-    if (!IS_DOUBLE_BUILD) check_jobs(); /* ./rnnrep is the float build */
+    if (!IS_DOUBLE_BUILD) { /* ./rnnrep is the float build */
+        check_jobs();
+        check_jobs_failing();
+        check_jobs_orphans();
+    }
     return test_summary("test_zoo");
 }

@@ -1,5 +1,5 @@
 /* mnist.c — the tiled rotated sequential MNIST task family (SPEC 2.2): rotation, tiling,
- * normalisation and the index-hash train / evaluation split.
+ * normalisation and the index-hash train / evaluation split; where the vendored digits are.
  *
  * Official code: rnn_weights_representation_learning/dataset_creation_sequential_mnist.py
  * (TiledMNIST, the transform Compose([RandomRotation([task, task]), ToTensor(),
@@ -175,14 +175,48 @@ size_t mnist_split_indices(size_t n, int train, size_t *idx)
 }
 
 /* ========================================================================================
+ * Where the vendored digits are. The Makefile fixes both places at build time (-D); these
+ * defaults serve a build by hand from the source directory.
+ * ====================================================================================== */
+#ifndef RNNREP_DATADIR
+#define RNNREP_DATADIR "/usr/local/share/rnnrep"
+#endif
+#ifndef RNNREP_SOURCEDIR
+#define RNNREP_SOURCEDIR "."
+#endif
+
+int mnist_find_dir(const char *given, char *dir, size_t len, char *err)
+{
+    const char *places[2] = {RNNREP_DATADIR "/mnist10k", RNNREP_SOURCEDIR "/zoo/data/mnist10k"};
+    char probe[1024];
+    if (given && given[0]) {
+        if (strlen(given) >= len) return rr_error(err, RR_ERR_OPEN, "%s: the path is too long (at most %zu characters)", given, len - 1);
+        snprintf(dir, len, "%s", given);
+        return RR_OK;
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(probe, sizeof probe, "%s/images-idx3-ubyte", places[i]);
+        FILE *f = fopen(probe, "rb");
+        if (!f) continue;
+        fclose(f);
+        if (strlen(places[i]) >= len) return rr_error(err, RR_ERR_OPEN, "%s: the path is too long (at most %zu characters)", places[i], len - 1);
+        snprintf(dir, len, "%s", places[i]);
+        return RR_OK;
+    }
+    return rr_error(err, RR_ERR_OPEN, "the vendored MNIST digits are in neither %s (installed by make install) nor %s (the source tree); "
+                    "give --mnist-dir DIR with the IDX files", places[0], places[1]);
+}
+
+/* ========================================================================================
  * The digits of a zoo's runs: loaded once, split by the hash, served as rotated tile batches.
  * ====================================================================================== */
 
-int mnist_load(const char *dir, MnistData *d, char *err)
+int mnist_load(const char *given, MnistData *d, char *err)
 {
-    char img[600], lab[600];
+    char img[600], lab[600], dir[512];
     memset(d, 0, sizeof *d);
-    if (!dir[0]) dir = "zoo/data/mnist10k";
+    int rc = mnist_find_dir(given, dir, sizeof dir, err);
+    if (rc) return rc;
     /* the vendored files are named like the official ones without the "train-" prefix */
     const char *names[2][2] = {{"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}, {"images-idx3-ubyte", "labels-idx1-ubyte"}};
     int which = 0;
@@ -192,7 +226,7 @@ int mnist_load(const char *dir, MnistData *d, char *err)
     else which = 1;
     snprintf(img, sizeof img, "%s/%s", dir, names[which][0]);
     snprintf(lab, sizeof lab, "%s/%s", dir, names[which][1]);
-    int rc = idx_read_mnist(img, lab, &d->images, &d->labels, err);
+    rc = idx_read_mnist(img, lab, &d->images, &d->labels, err);
     if (rc) return rc;
     if (d->images.shape[1] != MNIST_SIDE || d->images.shape[2] != MNIST_SIDE) {
         rc = rr_error(err, RR_ERR_FORMAT, "%s: images are %zux%zu, not 28x28", img, d->images.shape[1], d->images.shape[2]);

@@ -12,24 +12,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rnnrep.h"
 
 #define NPY_MAX_HEADER (1u << 20) /* longer headers are refused: ours are < 400 bytes */
-
-int rr_error(char *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, RR_ERRLEN, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* ========================================================================================
  * float16. Any finite double is rounded once to the nearest binary16 (ties to even); a float
@@ -672,18 +660,6 @@ int npy_read(const char *path, NpyArray *a, char *err)
     npy_close(&f, NULL); /* read-only: nothing can be lost */
     *a = got;
     return RR_OK;
-}
-
-/* C leaves renaming over an existing file to the host, and Windows refuses; retry there. */
-int rr_replace_file(const char *from, const char *to)
-{
-    if (rename(from, to) == 0) return 0;
-#ifdef _WIN32
-    remove(to);
-    return rename(from, to);
-#else
-    return -1;
-#endif
 }
 
 int npy_write(const char *path, const NpyArray *a, char *err)

@@ -15,12 +15,6 @@
 
 #include "zoo/zoo_internal.h"
 
-int rr_make_dir(const char *dir, char *err)
-{
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST) return RR_OK;
-    return rr_error(err, RR_ERR_OPEN, "%s: cannot create directory: %s", dir, strerror(errno));
-}
-
 /* Opens (or creates) every file of the zoo for appending; returns the number of complete
  * runs all files hold, cutting files that hold more back to that number. */
 static int open_zoo_files(const ZooSettings *s, const char *dir, int resume, NpyFile *files, size_t *runs_held, char *err)
@@ -97,10 +91,6 @@ static int prepare_dir(const ZooSettings *s, const char *dir, int resume, char *
 static int load_digits(const ZooSettings *s, MnistData *d, char *err)
 {
     int rc = mnist_load(s->mnist_dir, d, err);
-    if (rc && !s->mnist_dir[0]) { /* the vendored digits are found relative to the source tree */
-        size_t used = strlen(err);
-        snprintf(err + used, RR_ERRLEN - used, " (run from the rnnrep directory, or give --mnist-dir)");
-    }
     if (rc) return rc;
     if (d->ntrain < s->batch || d->neval == 0) {
         rc = rr_error(err, RR_ERR_FORMAT, "%s: %zu training and %zu evaluation digits; a zoo needs a batch of %zu and at least one",

@@ -116,7 +116,8 @@ int zoo_write_args(const ZooSettings *s, const char *path, char *err)
         json_int(&w, "tile_size", MNIST_TILE);
         json_int(&w, "eval_batches", (int64_t)s->eval_batches);
         json_int(&w, "eval_batch_size", (int64_t)s->eval_batch);
-        json_string(&w, "mnist_dir", s->mnist_dir[0] ? s->mnist_dir : "zoo/data/mnist10k");
+        char dir[512]; /* the directory used (mnist_load found it before) */
+        json_string(&w, "mnist_dir", mnist_find_dir(s->mnist_dir, dir, sizeof dir, NULL) ? s->mnist_dir : dir);
     }
     return json_end(&w, err);
 }
