@@ -609,6 +609,62 @@ double emulation_eval(EmulationTrainer *tr, const EmulationBatch *batch);
 double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch);
 
 /* ------------------------------------------------------------------------------------------
+ * The interrogator theory (models/interrogate.c, SPEC.md §8): identify an unknown f from a
+ * known set D of distinct total functions by asking for f(x). |D| - 1 queries always suffice,
+ * adaptive or not, and are needed for the worst-case family; the decision-tree family of 2^K
+ * functions needs K adaptive queries but 2^K - 1 fixed ones. Proofs in the file's comment.
+ * ---------------------------------------------------------------------------------------- */
+/* Largest K of the decision-tree family and the table. The interrogators take time cubic in
+ * |D| (the table up to K = 8: 0.2 s; every K more, about 8 times as long). */
+#define INTERROGATE_K_MAX 8
+
+/* D as a table: member f maps input x in 0..X-1 to the symbol out[f X + x]. */
+typedef struct FunctionFamily {
+    size_t n, X;        /* |D| members, |X| inputs */
+    uint8_t *out;       /* (n, X) */
+} FunctionFamily;
+
+void family_init(FunctionFamily *D, size_t n, size_t X);   /* every output 0 */
+void family_free(FunctionFamily *D);
+/* RR_OK if D has at least one member and no two members are the same function; else
+ * RR_ERR_FORMAT naming the two members. */
+int family_check(const FunctionFamily *D, char *err);
+/* 2^K members over the 2^K - 1 nodes of a complete binary tree of depth K in heap order
+ * (children of v: 2v + 1, 2v + 2). Member b walks from the root by its bits, most significant
+ * first (0 left, 1 right): f_b(v) = 1 if v is on b's path and b turns right there, else 0.
+ * K <= INTERROGATE_K_MAX. */
+void family_decision_tree(FunctionFamily *D, size_t K);
+/* n >= 1 members over n - 1 inputs: f_0 = 0 and f_i(x) = [x = i - 1] for i = 1..n-1. */
+void family_worst_case(FunctionFamily *D, size_t n);
+
+/* Both interrogators are run on every member f of D and write, for each, the number of
+ * queries used, queries (n), and the member named, guess (n), which is f whenever D is
+ * distinct. RR_OK, or family_check's error (then nothing is written).
+ * Adaptive: while several candidates (members consistent with the answers) are left, ask the
+ * input whose largest class of equal answers among them is smallest. On the decision-tree
+ * family this asks the nodes of f's path: K queries. At most |D| - 1 queries; not optimal for
+ * every D. */
+int interrogate_adaptive(const FunctionFamily *D, size_t *queries, size_t *guess, char *err);
+/* Non-adaptive: one query set S for all members, chosen from D alone by greedy set cover of
+ * the pairs of members (add the input that separates the most pairs not yet separated, until
+ * none is left); every member is asked all of S, queries[f] = |S| <= |D| - 1, and named by
+ * its answers. Greedy S can exceed the smallest separating set; on both constructed
+ * families it is the smallest, since every input is needed (all 2^K - 1 nodes). */
+int interrogate_fixed(const FunctionFamily *D, size_t *queries, size_t *guess, char *err);
+
+/* One row of `rnnrep interrogate`: the most queries each interrogator used on a member of the
+ * decision-tree family for K and of the worst-case family with as many members. */
+typedef struct InterrogationRow {
+    size_t K, functions;                  /* K and |D| = 2^K */
+    size_t tree_adaptive, tree_fixed;     /* decision-tree family: K and 2^K - 1 */
+    size_t worst_adaptive, worst_fixed;   /* worst-case family: 2^K - 1 and 2^K - 1 */
+    int identified;                       /* 1 if all four runs named every member correctly */
+} InterrogationRow;
+/* rows[K - 1] for K = 1..kmax. RR_OK, or RR_ERR_UNSUPPORTED when kmax is outside
+ * 1..INTERROGATE_K_MAX. */
+int interrogate_table(size_t kmax, InterrogationRow *rows, char *err);
+
+/* ------------------------------------------------------------------------------------------
  * Files (zoo/): .npy, IDX, JSON, safetensors.
  * ---------------------------------------------------------------------------------------- */
 /* Each function returns RR_OK or an RR_ERR_* code with "<path>: <problem>" in err (see rr_error). */
