@@ -3,6 +3,7 @@
  * All computation lives in the library (autograd.c, models/, zoo/).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -61,7 +62,8 @@ typedef enum OptionType {
     OPT_TEXT,   /* a const char * of min..max characters */
     OPT_SIZE,   /* a size_t in min..max */
     OPT_U64,    /* a uint64_t in min..max */
-    OPT_SIZES   /* `count` size_t values in min..max, separated by `separator` ("3:7") */
+    OPT_SIZES,  /* `count` size_t values in min..max, separated by `separator` ("3:7") */
+    OPT_REAL    /* a finite double in real_min..real_max (decimal or exponent notation) */
 } OptionType;
 
 typedef struct Option {
@@ -70,6 +72,7 @@ typedef struct Option {
     void *value;             /* int *, const char **, size_t *, uint64_t * or size_t[count]; kept
                                 as it was when the option is not given (the default) */
     uint64_t min, max;       /* the accepted range (OPT_TEXT: of the length) */
+    double real_min, real_max;  /* OPT_REAL */
     int count;               /* OPT_SIZES: at most 16 */
     char separator;          /* OPT_SIZES */
     int required;
@@ -160,6 +163,16 @@ static int parse_value(const CommandLine *cl, Option *o, const char *text)
         if (o->type == OPT_U64) *(uint64_t *)o->value = v;
         else *(size_t *)o->value = (size_t)v; /* o->max <= SIZE_MAX */
         return 0;
+    case OPT_REAL: {
+        char *stop;
+        double x = strtod(text, &stop);
+        if (stop == text || *stop || !isfinite(x) || isspace((unsigned char)text[0]))
+            return usage_error(cl, "%s wants a number, not '%s'", o->name, text);
+        if (x < o->real_min || x > o->real_max)
+            return usage_error(cl, "%s: %s is out of range %g..%g", o->name, text, o->real_min, o->real_max);
+        *(double *)o->value = x;
+        return 0;
+    }
     case OPT_SIZES: {
         size_t got[16];
         for (int k = 0; k < o->count; k++, text = end + 1) {
@@ -794,6 +807,202 @@ static int cmd_zoo(int argc, char **argv)
 }
 
 /* ========================================================================================
+ * train, embed: emulation training over a zoo, and the embeddings of its best checkpoint
+ * ====================================================================================== */
+
+static const char train_help[] =
+    "usage: rnnrep train --zoo DIR --encoder NAME --out RUN [--preset paper|small|tiny] [options]\n"
+    "\n"
+    "Trains an encoder and the emulator together on a zoo (SPEC.md §5): the emulator, given\n"
+    "E(θ)/|E(θ)|, imitates each zoo RNN θ on its stored sequences. Splits by task as the\n"
+    "official code (RUN/splits.json); evaluation after step 0 and every --eval-every steps:\n"
+    "validation and OOD emulation loss, cloned performance (RUN/metrics.csv, RUN/cloned.csv);\n"
+    "checkpoints RUN/best.safetensors (lowest validation loss) and RUN/last.safetensors. A run\n"
+    "killed at any moment continues with --resume and ends with the same bytes.\n"
+    "\n"
+    "NAME: stats, flat, transformer, dws, noninteractive_{1,2,4,8}, interactive_{1,2,4,8},\n"
+    "      interactive_length_{7,12,42} (noninteractive / interactive: M = 1)\n"
+    "\n"
+    "presets (README.md lists what each sets):\n"
+    "  paper   the official recipe: 100,001 updates, batch 64, evaluation every 1000 steps,\n"
+    "          emulator and probing core width 256 (the default)\n"
+    "  small   widths 64, 4,001 updates, evaluation every 250 steps\n"
+    "  tiny    widths 16, 13 updates of batch 8: seconds, for tests\n"
+    "\n"
+    "options (each overrides the preset):\n"
+    "  --steps N          the last step (steps + 1 updates)\n"
+    "  --batch N          snapshots per batch (64)\n"
+    "  --lr X --weight-decay X --clip X     AdamW (1e-4, 0.01) and the gradient-norm clip (0.1)\n"
+    "  --eval-every N     steps between evaluations (1000)\n"
+    "  --seed N           (1)\n"
+    "  --loss NAME        tv, kl, reverse_kl, js, ce, l2 (tv)\n"
+    "  --dropout X        the parameter transformer's dropout (0; the official code ran 0.1)\n"
+    "  --stats-mlp run|configured   the statistics MLP as run (1 x 128) or as configured (3 x 768)\n"
+    "  --streams M --length L       probing streams and steps (the encoder's preset)\n"
+    "  --width D          the emulator's width (256)\n"
+    "  --core C           the probing core's width (256)\n"
+    "  --hidden N         the encoders' MLP width (128)\n"
+    "  --d-model N --layers N       the parameter transformer's width (128, FFN 4x) and layers (6)\n"
+    "  --channels N       DWSNet's channels (48)\n"
+    "  --clone-snapshots N --clone-samples N --clone-images N\n"
+    "                     cloned performance: snapshots per split (20), formal-language samples\n"
+    "                     (64), MNIST evaluation images (1000)\n"
+    "  --mnist-dir DIR    MNIST digits for the clone's accuracy (the vendored ones)\n"
+    "  --resume           continue the run in RUN (its settings must be the same)\n";
+
+/* Progress on stderr: a line redrawn in place on a terminal (step, loss, steps per second, time
+ * left); every evaluation's line, on a terminal or in a log. */
+typedef struct TrainReport {
+    double start, last_print;
+    size_t first_step;          /* the first step of this session (a resumed run starts later) */
+    int tty;
+} TrainReport;
+
+static void train_report(void *ctx, size_t step, size_t steps, double loss, const char *eval_line)
+{
+    TrainReport *p = ctx;
+    double now = rr_seconds();
+    if (p->first_step == SIZE_MAX) p->first_step = step;
+    if (eval_line) {
+        fprintf(stderr, "%s%s\n", p->tty ? "\r\033[K" : "", eval_line);
+    } else if (p->tty && now - p->last_print >= 0.5) {
+        double rate = (double)(step + 1 - p->first_step) / (now - p->start);
+        fprintf(stderr, "\r\033[Kstep %zu/%zu  loss %.4f  %.2f steps/s  left %.0fs", step, steps, loss, rate,
+                rate > 0 ? (double)(steps - step) / rate : 0.0);
+        p->last_print = now;
+    } else {
+        return;
+    }
+    fflush(stderr);
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    const char *zoo = NULL, *out = NULL, *encoder = NULL, *preset = "paper", *loss = NULL, *stats_mlp = NULL, *mnist_dir = NULL;
+    TrainSettings s;
+    int resume = 0, rc;
+    char err[RR_ERRLEN];
+    Option options[] = {
+        {.name = "--zoo", .type = OPT_TEXT, .value = &zoo, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--encoder", .type = OPT_TEXT, .value = &encoder, .min = 1, .max = sizeof s.encoder - 1, .required = 1},
+        {.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--preset", .type = OPT_TEXT, .value = &preset, .min = 1, .max = sizeof s.preset - 1},
+        {.name = "--steps", .type = OPT_SIZE, .value = &s.steps, .min = 0, .max = 100000000},
+        {.name = "--batch", .type = OPT_SIZE, .value = &s.batch, .min = 1, .max = 65536},
+        {.name = "--lr", .type = OPT_REAL, .value = &s.lr, .real_min = 0, .real_max = 10},
+        {.name = "--weight-decay", .type = OPT_REAL, .value = &s.weight_decay, .real_min = 0, .real_max = 10},
+        {.name = "--clip", .type = OPT_REAL, .value = &s.clip, .real_min = 1e-12, .real_max = 1e12},
+        {.name = "--eval-every", .type = OPT_SIZE, .value = &s.eval_every, .min = 1, .max = 100000000},
+        {.name = "--seed", .type = OPT_U64, .value = &s.seed, .min = 0, .max = INT64_MAX},
+        {.name = "--loss", .type = OPT_TEXT, .value = &loss, .min = 1, .max = 32},
+        {.name = "--dropout", .type = OPT_REAL, .value = &s.dropout, .real_min = 0, .real_max = 0.99},
+        {.name = "--stats-mlp", .type = OPT_TEXT, .value = &stats_mlp, .min = 1, .max = 32},
+        {.name = "--streams", .type = OPT_SIZE, .value = &s.M, .min = 1, .max = 64},
+        {.name = "--length", .type = OPT_SIZE, .value = &s.L, .min = 1, .max = 1000},
+        {.name = "--width", .type = OPT_SIZE, .value = &s.width, .min = 1, .max = 4096},
+        {.name = "--core", .type = OPT_SIZE, .value = &s.core, .min = 1, .max = 4096},
+        {.name = "--hidden", .type = OPT_SIZE, .value = &s.hidden, .min = 1, .max = 4096},
+        {.name = "--d-model", .type = OPT_SIZE, .value = &s.d_model, .min = 2, .max = 4096},
+        {.name = "--layers", .type = OPT_SIZE, .value = &s.layers, .min = 1, .max = 64},
+        {.name = "--channels", .type = OPT_SIZE, .value = &s.channels, .min = 1, .max = 1024},
+        {.name = "--clone-snapshots", .type = OPT_SIZE, .value = &s.clone_snapshots, .min = 1, .max = 100000},
+        {.name = "--clone-samples", .type = OPT_SIZE, .value = &s.clone_samples, .min = 1, .max = 100000},
+        {.name = "--clone-images", .type = OPT_SIZE, .value = &s.clone_images, .min = 1, .max = 100000},
+        {.name = "--mnist-dir", .type = OPT_TEXT, .value = &mnist_dir, .min = 1, .max = sizeof s.mnist_dir - 1},
+        {.name = "--resume", .type = OPT_FLAG, .value = &resume},
+    };
+    CommandLine cl = {.name = "rnnrep train", .help = train_help, .options = options, .noptions = COUNT(options)};
+    /* As for zoos: the first reading finds the preset, the second lays the options over it. */
+    memset(&s, 0, sizeof s);
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    if (train_settings_preset(&s, preset, encoder, err)) return usage_error(&cl, "--preset: %s", err);
+    parse_command_line(&cl, argc, argv, &rc);
+    if (loss) {
+        int k = 0;
+        while (k < LOSS_COUNT && strcmp(loss, emulation_loss_names[k])) k++;
+        if (k == LOSS_COUNT) return usage_error(&cl, "--loss: '%s' is not tv, kl, reverse_kl, js, ce or l2", loss);
+        s.loss = (EmulationLoss)k;
+    }
+    if (stats_mlp) {
+        if (strcmp(stats_mlp, "run") && strcmp(stats_mlp, "configured"))
+            return usage_error(&cl, "--stats-mlp: '%s' is not run or configured", stats_mlp);
+        s.stats_configured = !strcmp(stats_mlp, "configured");
+    }
+    if (mnist_dir) snprintf(s.mnist_dir, sizeof s.mnist_dir, "%s", mnist_dir);
+    EncoderConfig ec;
+    EmulatorConfig mc;
+    if (train_settings_configs(&s, ZOO_FORMAL, &ec, &mc, err)) return usage_error(&cl, "%s", err);
+    TrainReport p = {rr_seconds(), 0, SIZE_MAX, isatty(fileno(stderr))};
+    if (train_run(zoo, out, &s, resume, train_report, &p, err)) {
+        if (p.tty) fputc('\n', stderr);
+        return fprintf(stderr, "rnnrep train: %s\n", err), 1;
+    }
+    return 0;
+}
+
+static const char embed_help[] =
+    "usage: rnnrep embed --run RUN --zoo DIR [--out FILE]\n"
+    "\n"
+    "Writes E(θ)/|E(θ)| for every row of the zoo, with the run's best checkpoint, as a <f4\n"
+    "(N, 16) .npy file (default RUN/embeddings.npy).\n";
+
+static int cmd_embed(int argc, char **argv)
+{
+    const char *run = NULL, *zoo = NULL, *out = NULL;
+    char err[RR_ERRLEN], path[PATH_CHARS + 32];
+    int rc;
+    Option options[] = {
+        {.name = "--run", .type = OPT_TEXT, .value = &run, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--zoo", .type = OPT_TEXT, .value = &zoo, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS},
+    };
+    CommandLine cl = {.name = "rnnrep embed", .help = embed_help, .options = options, .noptions = COUNT(options)};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    if (!out) {
+        snprintf(path, sizeof path, "%s/embeddings.npy", run);
+        out = path;
+    }
+    if (train_embed(run, zoo, out, err)) return fprintf(stderr, "rnnrep embed: %s\n", err), 1;
+    return 0;
+}
+
+/* ========================================================================================
+ * interrogate: the theory of SPEC.md §8, run
+ * ====================================================================================== */
+
+static const char interrogate_help[] =
+    "usage: rnnrep interrogate [--k K]\n"
+    "\n"
+    "An interrogator identifies an unknown f among a known set D of distinct total functions by\n"
+    "querying inputs (SPEC.md §8). For K = 1..K (default 6, at most 8), builds the family of 2^K\n"
+    "functions that encode a binary decision tree, runs an adaptive interrogator (each query\n"
+    "may depend on the answers so far) and the best non-adaptive one on every member, and\n"
+    "prints the worst-case number of queries each needed, beside the worst-case family of the\n"
+    "same size, for which both need |D| - 1.\n";
+
+static int cmd_interrogate(int argc, char **argv)
+{
+    size_t kmax = 6;
+    char err[RR_ERRLEN];
+    int rc;
+    Option options[] = {{.name = "--k", .type = OPT_SIZE, .value = &kmax, .min = 1, .max = INTERROGATE_K_MAX}};
+    CommandLine cl = {.name = "rnnrep interrogate", .help = interrogate_help, .options = options, .noptions = COUNT(options)};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    InterrogationRow rows[INTERROGATE_K_MAX];
+    if (interrogate_table(kmax, rows, err)) return fprintf(stderr, "rnnrep interrogate: %s\n", err), 1;
+    int all = 1;
+    printf("%3s %6s | %-28s | %-28s\n", "", "", "decision-tree family", "worst-case family");
+    printf("%3s %6s | %12s %15s | %12s %15s\n", "K", "|D|", "interactive", "non-interactive", "interactive", "non-interactive");
+    for (size_t k = 0; k < kmax; k++) {
+        printf("%3zu %6zu | %12zu %15zu | %12zu %15zu\n", rows[k].K, rows[k].functions, rows[k].tree_adaptive, rows[k].tree_fixed,
+               rows[k].worst_adaptive, rows[k].worst_fixed);
+        all &= rows[k].identified;
+    }
+    printf("(the most queries any member needed; every member identified: %s)\n", all ? "yes" : "NO");
+    return all ? 0 : 1;
+}
+
+/* ========================================================================================
  * golden: regenerate the reference fixtures
  * ====================================================================================== */
 
@@ -833,6 +1042,9 @@ static const Command commands[] = {
     {"models", cmd_models, "the networks, their properties and parameter counts"},
     {"invariance", cmd_invariance, "embedding change of each encoder under neuron permutations"},
     {"bench", cmd_bench, "time the kernels, the emulation training steps and the zoo steps"},
+    {"train", cmd_train, "train an encoder with the emulator on a zoo (emulation training)"},
+    {"embed", cmd_embed, "the embeddings of every zoo row with a run's best checkpoint"},
+    {"interrogate", cmd_interrogate, "the interrogator theory: queries needed with and without interaction"},
 };
 
 static void usage(FILE *f)
