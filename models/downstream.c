@@ -144,7 +144,7 @@ int ridge_fit(Ridge *r, const DownstreamProblem *p, const double *lambdas, size_
         lambdas = ridge_lambdas;
         count = RIDGE_LAMBDAS;
     }
-    if (!count) return rr_error(err, RR_ERR_FORMAT, "downstream: no ridge λ to choose from");
+    if (!count) return rr_error(err, RR_ERR_FORMAT, "downstream: no ridge lambda to choose from");
     int rc = check_problem(p, count > 1, err);
     if (rc) return rc;
     size_t F = p->F, K = p->K, n = p->n_train, m = p->n_val;
@@ -204,7 +204,7 @@ int ridge_fit(Ridge *r, const DownstreamProblem *p, const double *lambdas, size_
     free(out);
     if (!found) {
         ridge_free(r);
-        return rr_error(err, RR_ERR_FORMAT, "downstream: no ridge λ of %zu gives a positive definite system", count);
+        return rr_error(err, RR_ERR_FORMAT, "downstream: no ridge lambda of %zu gives a positive definite system", count);
     }
     return RR_OK;
 }
