@@ -665,6 +665,133 @@ typedef struct InterrogationRow {
 int interrogate_table(size_t kmax, InterrogationRow *rows, char *err);
 
 /* ------------------------------------------------------------------------------------------
+ * Downstream prediction (models/downstream.c, models/downstream_metrics.c, SPEC.md §6): what
+ * frozen features (the embeddings E(θ), or the 70 layer-wise statistics) tell about a zoo RNN.
+ * Arrays in, results out; the ridge algebra and every metric run in double. A problem has F
+ * features and K target columns per row; its rows are already split (SPEC.md §2.4 step 4).
+ * ---------------------------------------------------------------------------------------- */
+/* How a target is learned and read. MSE: K real values (an accuracy, the generalisation gap,
+ * an angle as (sin, cos)). BCE and CE: Y holds `blocks` one-hot blocks of K / blocks classes
+ * (the formal task: 3 blocks of 6, BCE on every column; the training step: 1 block of 9, a
+ * softmax cross-entropy per block); a prediction's class in a block is its argmax there. */
+typedef enum PredictorLoss { PREDICT_MSE, PREDICT_BCE, PREDICT_CE } PredictorLoss;
+
+typedef struct DownstreamProblem {
+    size_t F, K;
+    PredictorLoss loss;
+    size_t blocks;                   /* BCE / CE: one-hot blocks in Y; MSE: ignored */
+    size_t n_train, n_val;           /* predictor-training rows; validation rows (selection) */
+    const real *X_train, *X_val;     /* (n_train, F), (n_val, F) features */
+    const double *Y_train, *Y_val;   /* (n_train, K), (n_val, K) targets */
+} DownstreamProblem;
+
+/* Per feature j of n rows X (n, F): mean_j = Σ_i x_ij / n and the population standard
+ * deviation std_j = sqrt(Σ_i (x_ij - mean_j)^2 / n), or std_j = 0 when the n values are all
+ * equal (a zero-variance feature). n >= 1. */
+typedef struct Standardizer { size_t F; double *mean, *std; } Standardizer;
+void standardizer_fit(Standardizer *s, const real *X, size_t n, size_t F);
+/* Z (n, F) = (X - mean) / std per column; 0 throughout a zero-variance feature's column. */
+void standardizer_apply(const Standardizer *s, const real *X, size_t n, double *Z);
+void standardizer_free(Standardizer *s);
+
+/* A = L Lᵀ for a symmetric positive definite A (n, n), row-major, column by column:
+ * L_jj = sqrt(A_jj - Σ_k<j L_jk^2), L_ij = (A_ij - Σ_k<j L_ik L_jk) / L_jj for i > j.
+ * L overwrites the lower triangle; the strict upper triangle is neither read nor written.
+ * Returns 0, or -1 at the first pivot that is not > 0 (A is not positive definite, or not
+ * finite), A then partly overwritten. */
+int cholesky_factor(double *A, size_t n);
+/* Solves L Lᵀ X = B in place for the k columns of B (n, k): L y = b by forward substitution,
+ * then Lᵀ x = y by back substitution. L as cholesky_factor leaves it. */
+void cholesky_solve(const double *L, size_t n, double *B, size_t k);
+
+/* The λ grid of SPEC.md §6.3: 1e-6, 1e-5, ..., 1e10. */
+#define RIDGE_LAMBDAS 17
+extern const double ridge_lambdas[RIDGE_LAMBDAS];
+
+/* Ridge regression in closed form. With Z the training rows standardised by their own
+ * Standardizer and b = the mean of Y_train (the bias, not penalised), for one λ
+ *     (ZᵀZ + λ I) W = Zᵀ (Y_train - b)          W (F, K), by Cholesky,
+ * and a row x is predicted as y = b + z(x) W. */
+typedef struct Ridge {
+    size_t F, K;
+    Standardizer scale;     /* of the training rows */
+    double *W;              /* (F, K) */
+    double *bias;           /* (K) */
+    double lambda;          /* the λ chosen */
+    double val_mse;         /* its validation MSE, the mean over n_val K entries (NaN if n_val = 0) */
+} Ridge;
+/* Fits W for each of the count values in lambdas (NULL: ridge_lambdas, count ignored) and
+ * keeps the one whose validation predictions have the lowest MSE against Y_val, ties to the
+ * larger λ. Needs n_val >= 1 unless a single λ is given. RR_OK, or RR_ERR_FORMAT with the
+ * problem in err (empty or non-finite input, Y not one-hot in blocks for BCE / CE, no λ whose
+ * system is positive definite); r then holds nothing to free. */
+int ridge_fit(Ridge *r, const DownstreamProblem *p, const double *lambdas, size_t count, char *err);
+/* out (n, K): the predictions for the n rows of X (n, F). */
+void ridge_predict(const Ridge *r, const real *X, size_t n, double *out);
+void ridge_free(Ridge *r);
+
+/* The MLP predictor of SPEC.md §6.3: F -> hidden -> ... -> K with ReLU (models/nn.c's Mlp,
+ * "mlp.0", "mlp.2", ...) on the standardised features, trained with AdamW in shuffled
+ * mini-batches (the last one of an epoch smaller); after every epoch the validation loss;
+ * training stops when `patience` epochs in a row bring no lower validation loss, or after
+ * max_epochs, and the weights of the epoch with the lowest one are kept. */
+typedef struct MlpPredictorConfig {
+    size_t hidden, hidden_layers;          /* 64, 2 */
+    size_t batch, max_epochs, patience;    /* 64, 200, 20 */
+    AdamW opt;                             /* lr 1e-3; torch's betas, eps and weight decay 0.01 */
+} MlpPredictorConfig;
+MlpPredictorConfig mlp_predictor_config_paper(void);
+
+typedef struct MlpPredictor {
+    MlpPredictorConfig cfg;
+    size_t F, K, blocks;
+    PredictorLoss loss;
+    Standardizer scale;        /* of the training rows */
+    ParamSet params;
+    Mlp mlp;
+    size_t epochs;             /* epochs trained */
+    size_t best_epoch;         /* whose weights are kept (0: none beat the initial weights' +inf) */
+    double best_val_loss;
+} MlpPredictor;
+/* The loss of outputs out (B, K) against target rows Y (B, K): MSE: mean over B K of
+ * (out - y)^2; BCE: op_bce_logits, mean over B K; CE: op_cross_entropy over the B blocks
+ * rows of each block's logits, labels the argmax of Y there, mean over those rows. */
+Tensor *predictor_loss(Tape *t, PredictorLoss loss, size_t blocks, Tensor *out, const double *Y);
+/* Trains a new predictor on p (needs n_val >= 1); initialisation and shuffles draw from rng,
+ * so the same rng state gives bit-identical weights. RR_OK, or RR_ERR_FORMAT as ridge_fit
+ * (m then holds nothing to free). */
+int mlp_predictor_fit(MlpPredictor *m, const MlpPredictorConfig *cfg, const DownstreamProblem *p, Rng *rng,
+                      char *err);
+/* out (n, K): the outputs for the n rows of X (n, F): values (MSE) or logits (BCE, CE). */
+void mlp_predictor_predict(const MlpPredictor *m, const real *X, size_t n, double *out);
+void mlp_predictor_free(MlpPredictor *m);
+
+/* --- Metrics (models/downstream_metrics.c). Each is a double computed in double; an
+ * undefined one (no rows, a constant truth) is NaN. ------------------------------------- */
+/* The constant predictor (SPEC.md §6.6): out (K) = the column means of Y (n, K), n >= 1, the
+ * same prediction for every row. For one-hot blocks its argmax is the majority class. */
+void constant_predictor(const double *Y, size_t n, size_t K, double *out);
+/* labels (n, blocks): per row and block, the index of the largest of the block's classes
+ * scores (the first one on ties); scores (n, blocks classes). */
+void block_argmax(const double *scores, size_t n, size_t blocks, size_t classes, int32_t *labels);
+/* Labels (n, blocks): the share of rows whose blocks are all right (exact match), and the
+ * share of right (row, block) pairs (= the mean per-block accuracy). blocks = 1: both are
+ * the plain accuracy. */
+double exact_match_accuracy(const int32_t *truth, const int32_t *pred, size_t n, size_t blocks);
+double block_accuracy(const int32_t *truth, const int32_t *pred, size_t n, size_t blocks);
+/* R^2 = 1 - Σ (y - ŷ)^2 / Σ (y - mean y)^2 over the n rows given (the evaluated split). */
+double r_squared(const double *truth, const double *pred, size_t n);
+/* Kendall's τ-b of n pairs (x_i, y_i), O(n log n) (Knight 1966); see downstream_metrics.c.
+ * NaN also when a value is not finite. */
+double kendall_tau_b(const double *x, const double *y, size_t n);
+/* An angle as the regression target (sin a, cos a) and back: atan2 in degrees, in [0, 360). */
+void angle_to_sincos(double degrees, double out[2]);
+double angle_from_sincos(double sin_a, double cos_a);
+/* The mean over n angle pairs of the circular distance min(d, 360 - d) in degrees, where
+ * d = |a - b| mod 360: in [0, 180]. */
+double circular_mae(const double *truth_degrees, const double *pred_degrees, size_t n);
+
+/* ------------------------------------------------------------------------------------------
  * Files (zoo/): .npy, IDX, JSON, safetensors.
  * ---------------------------------------------------------------------------------------- */
 /* Each function returns RR_OK or an RR_ERR_* code with "<path>: <problem>" in err (see rr_error). */
