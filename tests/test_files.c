@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test.h"
+#include "files.h"
 
 #define DATA "tests/data/"
 #define TMP (IS_DOUBLE_BUILD ? "build/test_files_f64_" : "build/test_files_f32_")
@@ -20,44 +20,8 @@ static char *tmp_path(const char *name)
     return p;
 }
 
-/* Whole file into a malloc'd buffer; NULL if it cannot be read. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    unsigned char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, fp)) > 0) {
-        n += got;
-        if (n == cap) {
-            unsigned char *bigger = realloc(buf, cap *= 2);
-            if (!bigger) free(buf);
-            buf = bigger;
-        }
-    }
-    fclose(fp);
-    *len = n;
-    return buf;
-}
 
-static void spit(const char *path, const void *data, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-    CHECK(fp != NULL, "cannot create %s", path);
-    if (!fp) return;
-    CHECK(fwrite(data, 1, len, fp) == len, "write %s", path);
-    CHECK(fclose(fp) == 0, "close %s", path);
-}
 
-static int same_files(const char *a, const char *b)
-{
-    size_t na = 0, nb = 0;
-    unsigned char *da = slurp(a, &na), *db = slurp(b, &nb);
-    int same = da && db && na == nb && !memcmp(da, db, na);
-    free(da);
-    free(db);
-    return same;
-}
 
 static void copy_file(const char *from, const char *to)
 {

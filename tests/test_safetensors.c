@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test.h"
+#include "files.h"
 
 #define DATA "tests/data/"
 #define TMP (IS_DOUBLE_BUILD ? "build/test_safetensors_f64_" : "build/test_safetensors_f32_")
@@ -21,35 +21,7 @@ static char *tmp_path(const char *name)
     return p;
 }
 
-/* Whole file into a malloc'd buffer; NULL if it cannot be read. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    unsigned char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, fp)) > 0) {
-        n += got;
-        if (n == cap) {
-            unsigned char *bigger = realloc(buf, cap *= 2);
-            if (!bigger) free(buf);
-            buf = bigger;
-        }
-    }
-    fclose(fp);
-    *len = n;
-    return buf;
-}
 
-static void spit(const char *path, const void *data, size_t len)
-{
-    remove(path); /* a new file: truncating one that has data makes some file systems flush it */
-    FILE *fp = fopen(path, "wb");
-    CHECK(fp != NULL, "cannot create %s", path);
-    if (!fp) return;
-    CHECK(len == 0 || fwrite(data, 1, len, fp) == len, "write %s", path);
-    CHECK(fclose(fp) == 0, "close %s", path);
-}
 
 static int file_exists(const char *path)
 {

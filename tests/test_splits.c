@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test.h"
+#include "files.h"
 
 #define TMP (IS_DOUBLE_BUILD ? "build/test_splits_f64_" : "build/test_splits_f32_")
 
@@ -352,15 +352,6 @@ static void test_bad_rows(void)
     task_splits_free(&s);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    char *buf = calloc(1, 1 << 16);
-    *len = fread(buf, 1, (1 << 16) - 1, fp);
-    fclose(fp);
-    return buf;
-}
 
 /* Five rows, four tasks, n = 4: 2 / 0 / 2, keep 1; the texts are Python's json.dumps of the
  * lists NumPy computes (make_split_refs.py). By hand, formal: np.unique order (0,-3,2,1),

@@ -10,37 +10,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "files.h"
 
 static const char *const run_files[] = {"config.json", "splits.json", "metrics.csv", "cloned.csv", "best.safetensors",
                                         "last.safetensors"};
 enum { RUN_FILES = sizeof run_files / sizeof run_files[0] };
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
 
 static int same_file(const char *dir_a, const char *dir_b, const char *name)
 {
     char a[512], b[512];
     snprintf(a, sizeof a, "%s/%s", dir_a, name);
     snprintf(b, sizeof b, "%s/%s", dir_b, name);
-    size_t la = 0, lb = 0;
-    char *x = slurp(a, &la), *y = slurp(b, &lb);
-    int same = x && y && la == lb && !memcmp(x, y, la);
-    free(x);
-    free(y);
-    return same;
+    return same_files(a, b);
 }
 
 static void make_zoo(const char *dir, ZooKind kind)

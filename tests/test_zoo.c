@@ -11,27 +11,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "test.h"
+#include "files.h"
 
 static const char *const formal_files[] = {"args.json", "parameters.npy", "sequences.npy", "logits.npy", "tasks.npy",
                                            "num_step_correct.npy", "num_step_correct_strict.npy"};
 static const char *const mnist_files[] = {"args.json", "parameters.npy", "sequences.npy", "logits.npy", "tasks.npy",
                                           "num_step.npy", "accuracy_losses.npy"};
 
-static char *slurp(const char *dir, const char *name, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
-}
 
 /* Every file of two zoo directories, byte for byte. */
 static int same_zoo(const char *a, const char *b, ZooKind kind)
@@ -39,13 +25,12 @@ static int same_zoo(const char *a, const char *b, ZooKind kind)
     const char *const *names = kind == ZOO_KIND_FORMAL ? formal_files : mnist_files;
     int same = 1;
     for (int i = 0; i < 7; i++) {
-        size_t la = 0, lb = 0;
-        char *x = slurp(a, names[i], &la), *y = slurp(b, names[i], &lb);
-        int eq = x && y && la == lb && !memcmp(x, y, la);
+        char pa[512], pb[512];
+        snprintf(pa, sizeof pa, "%s/%s", a, names[i]);
+        snprintf(pb, sizeof pb, "%s/%s", b, names[i]);
+        int eq = same_files(pa, pb);
         if (!eq) printf("  %s differs between %s and %s\n", names[i], a, b);
         same &= eq;
-        free(x);
-        free(y);
     }
     return same;
 }
@@ -98,7 +83,7 @@ static void check_layout(const char *dir, ZooKind kind)
         if (rc) continue;
         CHECK(npy_expect(&a, path, want[i].dtype, want[i].ndim, want[i].shape, err) == RR_OK, "%s", err);
         size_t len;
-        char *raw = slurp(dir, want[i].name, &len);
+        char *raw = slurp(path, &len);
         CHECK(raw && len > 10 && (unsigned char)raw[8] + 256 * (unsigned char)raw[9] + 10 == 128, "%s: a 128-byte header", path);
         free(raw);
         if (i == 4) { /* run numbers and steps */
@@ -180,7 +165,7 @@ static void check_kind(ZooKind kind, const char *tag)
     CHECK(zoo_info(whole, info, err) == RR_OK, "zoo info: %s", err);
     fclose(info);
     size_t len;
-    char *text = slurp("build", "zoo-info.txt", &len);
+    char *text = slurp("build/zoo-info.txt", &len);
     CHECK(text && strstr(text, "27 (3 runs, 9 snapshot steps)"), "zoo info counts: %s", text ? text : "");
     free(text);
 }
