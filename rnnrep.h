@@ -570,7 +570,7 @@ double emulation_eval(EmulationTrainer *tr, const EmulationBatch *batch);
 double emulation_step(EmulationTrainer *tr, const EmulationBatch *batch);
 
 /* ------------------------------------------------------------------------------------------
- * Files (zoo/): .npy, IDX, JSON, safetensors.
+ * Files (zoo/): .npy, IDX, JSON, safetensors, CSV, SVG.
  * ---------------------------------------------------------------------------------------- */
 /* Every function here that touches a file returns 0 (RR_OK) or one of these codes, and then
  * writes "<path>: <problem>" into err (a caller-supplied char[RR_ERRLEN], or NULL). Bad
@@ -795,10 +795,11 @@ int csv_write(const Csv *c, const char *path, char *err);   /* path.tmp, then re
 /* --- SVG figures (zoo/svg.c), the pictures of SPEC.md §10: standalone files (no scripts, no
  * external references) with a figure title and a grid of panels, each with axes, nice ticks,
  * axis labels, a title, and a legend and/or a colour bar. Series copy their data when added;
- * points with a NaN or infinite coordinate (or y <= 0 on a log axis) are skipped, and a line
- * breaks there. Every finite point lies inside the axes: ranges are taken from the data (bars
- * also include 0 and their whiskers) and widened to nice ticks. Colours follow series names:
- * the k-th distinct name of the figure gets palette colour k mod 10, in every panel.
+ * points with a NaN or infinite coordinate (beyond +-1e300, or y < 1e-300 on a log axis) are
+ * skipped, a line breaks there, a heat-map cell stays blank. Every point drawn lies inside the
+ * axes: ranges are taken from the data (bars also include 0 and their whiskers) and widened to
+ * nice ticks. Colours follow names: the k-th distinct name of the figure (series or class) gets
+ * colour k mod 10 of a categorical palette, in every panel.
  *
  *     SvgFigure fig;
  *     svg_begin(&fig, "Emulation loss", 2, 1);                   // 2 columns, 1 row
@@ -867,7 +868,7 @@ int svg_write(const SvgFigure *fig, const char *path, char *err);
  * linear interpolation between the map's control points, each channel rounded to 0..255. */
 void svg_colour(SvgColourMap map, double t, unsigned char rgb[3]);
 
-/* Nice ticks for data in [lo, hi] (finite, lo <= hi; lo > 0 when log). Linear: the step
+/* Nice ticks for data in [lo, hi] (lo <= hi, both within +-1e300; lo >= 1e-300 when log). Linear: the step
  * s = 1, 2 or 5 x 10^k is the smallest giving at most 6 intervals; unless fixed, the axis
  * widens to [floor(lo / s) s, ceil(hi / s) s]; ticks at the multiples of s on the axis; e.g.
  * [0, 0.93] -> 0, 0.2, .., 1.0. Fixed keeps [lo, hi] as the axis. Log (never fixed): ticks at
@@ -875,13 +876,13 @@ void svg_colour(SvgColourMap map, double t, unsigned char rgb[3]);
  * these giving 4 ticks or more, with the axis from the tick at or below lo to the tick at or
  * above hi; e.g. [0.013, 0.051] -> 0.01, 0.02, 0.05, 0.1. lo == hi is widened first. Labels
  * share their decimals ("0.0", "0.2"); multiples of 1000 above 10^4 as "5k", "20k" (10^6: "M");
- * steps below 10^-3 as "2e-4". */
+ * steps below 10^-3 and values from 10^15 as "2e-4". */
 #define SVG_MAX_TICKS 12
 typedef struct SvgTicks {
     double lo, hi;                      /* the axis range */
     size_t n;
     double at[SVG_MAX_TICKS];
-    char label[SVG_MAX_TICKS][16];
+    char label[SVG_MAX_TICKS][24];
 } SvgTicks;
 void svg_ticks(double lo, double hi, int log, int fixed, SvgTicks *t);
 

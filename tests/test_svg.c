@@ -302,6 +302,17 @@ static void test_ticks(void)
     /* 14 decades: every 3rd (stride ceil(15 / 6)) from 10^-6 */
     check_ticks(2e-6, 3e7, 1, 0, 1e-6, 1e9, 6, (double[]){1e-6, 1e-3, 1, 1e3, 1e6, 1e9},
                 (const char *[]){"1e-6", "0.001", "1", "1000", "1e6", "1e9"});
+    /* step 1e20 gives -4 .. 4, 8 intervals; 2e20 gives 4 */
+    check_ticks(-3.5e20, 3.5e20, 0, 0, -4e20, 4e20, 5, (double[]){-4e20, -2e20, 0, 2e20, 4e20},
+                (const char *[]){"-4e20", "-2e20", "0", "2e20", "4e20"});
+    /* the extremes end with sane ticks: a subnormal range is widened, the widest fits */
+    SvgTicks t;
+    svg_ticks(1e-310, 2e-310, 0, 0, &t);
+    CHECK(t.n >= 2 && t.n <= 7 && t.lo <= 1e-310 && t.hi >= 2e-310 && isfinite(t.lo) && isfinite(t.hi), "subnormal range");
+    svg_ticks(-1e300, 1e300, 0, 0, &t);
+    CHECK(t.n >= 2 && t.n <= 7 && t.lo <= -1e300 && t.hi >= 1e300 && isfinite(t.lo) && isfinite(t.hi), "widest range");
+    svg_ticks(1e-300, 1e300, 1, 0, &t);
+    CHECK(t.n >= 2 && t.n <= 7 && t.lo <= 1e-300 && t.hi >= 1e300, "widest log range: %zu ticks", t.n);
 }
 
 static void check_colour(SvgColourMap map, double t, int r, int g, int b)
@@ -322,8 +333,8 @@ static void test_colours(void)
     check_colour(SVG_VIRIDIS, 0.5, 35, 144, 140);
     /* a quarter of the way from 1/9 (#482878) to 2/9 (#3e4989): 72 - 2.5, 40 + 8.25, 120 + 4.25 */
     check_colour(SVG_VIRIDIS, 1.25 / 9, 70, 48, 124);
-    check_colour(SVG_CYCLIC, 0, 0xe2, 0xd9, 0xe2);
-    check_colour(SVG_CYCLIC, 1, 0xe2, 0xd9, 0xe2);
+    check_colour(SVG_CYCLIC, 0, 0xd0, 0xc4, 0xd4);
+    check_colour(SVG_CYCLIC, 1, 0xd0, 0xc4, 0xd4);
     check_colour(SVG_CYCLIC, 0.5, 0x2f, 0x14, 0x36);
     check_colour(SVG_CYCLIC, 1.25, 0x5a, 0x6f, 0xc0); /* wraps to 1/4 */
     check_colour(SVG_CYCLIC, -0.75, 0x5a, 0x6f, 0xc0);
@@ -415,9 +426,35 @@ static void test_embedding_space(void)
                            (const char *[]){"PC 1", "PC 2", "m_b = -3", "m_b = 2", "accuracy", "angle (degrees)", "4000", NULL});
     if (!s) return;
     CHECK(count(s, "<g class=\"colorbar\">") == 3 && count(s, "<g class=\"legend\">") == 1, "legend and colour bars");
+    /* the first name of the figure is the first class: the palette's first colour */
+    CHECK(contains(s, "stroke=\"#1f77b4\" stroke-width=\"5\""), "class m_b = -3 is not drawn in #1f77b4");
     /* dots: 400 points less x[7] and y[8] everywhere, less the classes -1 and 6, less accuracy[9] */
     size_t dots = count(s, "h0");
     CHECK(dots == (N - 4) + (N - 3) + 2 * (N - 2) + 6 /* legend swatches */, "%zu dots drawn", dots);
+    free(s);
+}
+
+/* More classes than the legend can hold: it ends with "+ k more". */
+static void test_long_legend(void)
+{
+    enum { N = 90, C = 30 };
+    double x[N], y[N];
+    int cls[N];
+    char names[C][16];
+    const char *name[C];
+    for (size_t i = 0; i < N; i++) x[i] = noise(i, 7), y[i] = noise(i, 8), cls[i] = (int)(i % C);
+    for (int c = 0; c < C; c++) snprintf(names[c], sizeof names[c], "task %d", c), name[c] = names[c];
+    SvgFigure fig;
+    svg_begin(&fig, "Many tasks", 1, 1);
+    svg_scatter_classes(svg_panel(&fig, 0, "by task", "PC 1", "PC 2"), x, y, cls, N, name, C);
+    char err[RR_ERRLEN];
+    CHECK(svg_write(&fig, out_path("long_legend"), err) == RR_OK, "%s", err);
+    svg_free(&fig);
+    char *s = check_figure(out_path("long_legend"), "Many tasks", 1, (const char *[]){"task 0", NULL});
+    if (!s) return;
+    /* (330 - 30 - 44 - 8) / 16 = 15 rows: 14 tasks and "+ 16 more" */
+    CHECK(contains(s, ">task 13</text>") && !contains(s, ">task 14</text>") && contains(s, ">+ 16 more</text>"),
+          "the legend is not cut after 14 entries");
     free(s);
 }
 
@@ -539,6 +576,7 @@ int main(void)
     test_colours();
     test_learning_curves();
     test_embedding_space();
+    test_long_legend();
     test_bars();
     test_heatmaps();
     test_cloned();

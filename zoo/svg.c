@@ -43,10 +43,11 @@ static const unsigned char viridis[10][3] = {
     {0x1f, 0x9e, 0x89}, {0x35, 0xb7, 0x79}, {0x6e, 0xce, 0x58}, {0xb5, 0xde, 0x2b}, {0xfd, 0xe7, 0x25}};
 
 /* Ours, shaped like matplotlib's twilight: light at t = 0, blue at 1/4, dark at 1/2, red at 3/4,
- * and light again at 1, so opposite angles differ in lightness and quarter turns in hue. */
+ * and light again at 1, so opposite angles differ in lightness and quarter turns in hue; the
+ * light end is darker than twilight's, so that its dots still show on white. */
 static const unsigned char cyclic[9][3] = {
-    {0xe2, 0xd9, 0xe2}, {0x9e, 0xb0, 0xd3}, {0x5a, 0x6f, 0xc0}, {0x40, 0x30, 0x7a}, {0x2f, 0x14, 0x36},
-    {0x7a, 0x2a, 0x4a}, {0xb8, 0x56, 0x3f}, {0xd9, 0xa3, 0x8c}, {0xe2, 0xd9, 0xe2}};
+    {0xd0, 0xc4, 0xd4}, {0x93, 0xa7, 0xd0}, {0x5a, 0x6f, 0xc0}, {0x40, 0x30, 0x7a}, {0x2f, 0x14, 0x36},
+    {0x7a, 0x2a, 0x4a}, {0xb8, 0x56, 0x3f}, {0xd4, 0x9a, 0x86}, {0xd0, 0xc4, 0xd4}};
 
 void svg_colour(SvgColourMap map, double t, unsigned char rgb[3])
 {
@@ -86,12 +87,12 @@ static void label_linear(SvgTicks *t, int e)
         double v = t->at[i];
         char *s = t->label[i];
         if (v == 0) snprintf(s, sizeof t->label[i], "0");
-        else if (e >= 3 && maxabs >= 1e4) {
+        else if (e < -3 || maxabs >= 1e15) {
+            int E = decade(maxabs), d = E - e;
+            snprintf(s, sizeof t->label[i], "%.*fe%d", d > 0 ? (d < 12 ? d : 12) : 0, v / decimal(1, E), E);
+        } else if (e >= 3 && maxabs >= 1e4) {
             int mega = e >= 6;
             snprintf(s, sizeof t->label[i], "%.0f%s", v / (mega ? 1e6 : 1e3), mega ? "M" : "k");
-        } else if (e < -3) {
-            int E = decade(maxabs), d = E - e;
-            snprintf(s, sizeof t->label[i], "%.*fe%d", d > 0 ? (d < 6 ? d : 6) : 0, v / decimal(1, E), E);
         } else
             snprintf(s, sizeof t->label[i], "%.*f", e < 0 ? -e : 0, v);
     }
@@ -157,15 +158,17 @@ static void ticks_log(double lo, double hi, SvgTicks *t)
     ticks_log_set(lo, hi, all, 9, 1, t);
 }
 
-/* lo == hi (a constant) is widened: by 10% of |lo| each way (1 at zero), or x2 on a log axis. */
+/* A range too narrow to tick (a constant, or below 1e-280) is widened: by 10% of its largest
+ * magnitude each way (1 at zero), or x2 each way on a log axis. */
 static void widen(double *lo, double *hi, int log)
 {
-    if (*hi - *lo > 1e-12 * fmax(fabs(*lo), fabs(*hi))) return;
+    double big = fmax(fabs(*lo), fabs(*hi));
+    if (*hi - *lo > 1e-12 * big && *hi - *lo > 1e-280) return;
     if (log) {
         *lo /= 2, *hi *= 2;
         return;
     }
-    double d = *lo != 0 ? 0.1 * fabs(*lo) : 1;
+    double d = big != 0 ? fmax(0.1 * big, 1e-280) : 1;
     *lo -= d, *hi += d;
 }
 
@@ -342,7 +345,7 @@ static Series *add_series(SvgPanel *p, Kind kind, const char *name, size_t n)
     Series *s = &p->series[p->count++];
     memset(s, 0, sizeof *s);
     s->kind = kind, s->name = copy_string(name), s->n = n;
-    s->colour = colour_of(p->fig, name);
+    if (kind == LINE || kind == SCATTER || kind == BARS) s->colour = colour_of(p->fig, name);
     return s;
 }
 
@@ -418,41 +421,49 @@ static double axis_px(const Axis *a, double v)
 
 typedef struct Range { double lo, hi; } Range;
 
-static void extend(Range *r, double v)
+/* The values that are drawn: within +-1e300 (so that ranges and steps stay finite), and on a
+ * log axis at least 1e-300; NaN and infinities never. */
+static int usable(double v, int log) { return log ? v >= 1e-300 && v <= 1e300 : v >= -1e300 && v <= 1e300; }
+
+static void extend(Range *r, double v, int log)
 {
-    if (!isfinite(v)) return;
+    if (!usable(v, log)) return;
     if (v < r->lo) r->lo = v;
     if (v > r->hi) r->hi = v;
 }
 
-/* Whether point i of a point series is drawn. */
-static int drawable(const Series *s, size_t i, int log_y)
+/* Whether point i of a point series, bar i, its whisker, or cell i is drawn. */
+static int point_drawn(const Series *s, size_t i, int log_y)
 {
-    double x = s->x ? s->x[i] : (double)i, y = s->y[i];
-    if (!isfinite(x) || !isfinite(y) || (log_y && y <= 0)) return 0;
+    if (!usable(s->x ? s->x[i] : (double)i, 0) || !usable(s->y[i], log_y)) return 0;
     if (s->kind == CLASSES && (s->cls[i] < 0 || (size_t)s->cls[i] >= s->classes)) return 0;
-    if (s->kind == VALUES && !isfinite(s->v[i])) return 0;
-    return 1;
+    return s->kind != VALUES || usable(s->v[i], 0);
 }
+static int bar_drawn(const Series *s, size_t i, int log_y) { return usable(s->v[i], log_y); }
+static int whisker_drawn(const Series *s, size_t i, int log_y)
+{
+    return s->lo && usable(s->lo[i], log_y) && usable(s->hi[i], log_y);
+}
+static int cell_drawn(const Series *s, size_t i) { return usable(s->v[i], 0); }
 
-/* How many things of s are drawn: points, bars, cells (the diagonal counts as 1). */
+/* How many things of s are drawn: points, bars or cells (the diagonal counts as 1). */
 static size_t drawn(const Series *s, int log_y)
 {
     size_t count = 0;
     if (s->kind == DIAGONAL) return 1;
     for (size_t i = 0; i < s->n; i++)
-        if (s->kind == BARS || s->kind == HEATMAP ? isfinite(s->v[i]) && (!log_y || s->kind == HEATMAP || s->v[i] > 0)
-                                                  : drawable(s, i, log_y))
-            count++;
+        count += s->kind == BARS ? bar_drawn(s, i, log_y) : s->kind == HEATMAP ? cell_drawn(s, i) : point_drawn(s, i, log_y);
     return count;
 }
 
-/* Text width in pixels, estimated from the count of characters (code points). */
+/* Text width in pixels, estimated from the count of characters (code points): a sans-serif
+ * character is about 0.55 em wide on average (digits 0.56, lower case less, capitals more). */
+#define EM_PER_CHAR 0.55
 static double text_width(const char *s, double size)
 {
     size_t n = 0;
     for (; s && *s; s++) n += ((unsigned char)*s & 0xc0) != 0x80;
-    return 0.6 * size * (double)n;
+    return EM_PER_CHAR * size * (double)n;
 }
 
 typedef struct LegendEntry {
@@ -514,33 +525,31 @@ static void layout_panel(const SvgFigure *fig, const SvgPanel *p, int index, Lay
         case BARS:
             bars++;
             if (s->n > nx) nx = s->n;
-            if (!p->log_y) extend(&yr, 0);
+            extend(&yr, 0, p->log_y);
             for (size_t i = 0; i < s->n; i++) {
-                if (!isfinite(s->v[i])) continue;
-                if (!p->log_y || s->v[i] > 0) extend(&yr, s->v[i]);
-                if (s->lo && isfinite(s->hi[i]) && (!p->log_y || s->lo[i] > 0)) extend(&yr, s->lo[i]);
-                if (s->hi && isfinite(s->lo[i]) && (!p->log_y || s->hi[i] > 0)) extend(&yr, s->hi[i]);
+                extend(&yr, s->v[i], p->log_y);
+                if (whisker_drawn(s, i, p->log_y)) extend(&yr, s->lo[i], p->log_y), extend(&yr, s->hi[i], p->log_y);
             }
             break;
         case HEATMAP:
             if (s->cols > nx) nx = s->cols;
             if (s->rows > ny) ny = s->rows;
-            for (size_t i = 0; i < s->n; i++) extend(&vr, s->v[i]);
+            for (size_t i = 0; i < s->n; i++) extend(&vr, s->v[i], 0);
             break;
         case DIAGONAL: diagonal = 1; break;
         default:
             for (size_t i = 0; i < s->n; i++) {
-                if (!drawable(s, i, p->log_y)) continue;
-                extend(&xr, s->x ? s->x[i] : (double)i), extend(&yr, s->y[i]);
-                if (s->kind == VALUES) extend(&vr, s->v[i]);
+                if (!point_drawn(s, i, p->log_y)) continue;
+                extend(&xr, s->x ? s->x[i] : (double)i, 0), extend(&yr, s->y[i], p->log_y);
+                if (s->kind == VALUES) extend(&vr, s->v[i], 0);
             }
         }
         if (s->kind == HEATMAP || s->kind == VALUES) L->colour_bar = 1;
     }
     L->no_data = total == 0;
     for (int i = 0; i < 2; i++) {
-        extend(&xr, p->include[i]);
-        if (!p->log_y || p->include[2 + i] > 0) extend(&yr, p->include[2 + i]);
+        extend(&xr, p->include[i], 0);
+        extend(&yr, p->include[2 + i], p->log_y);
     }
     if (diagonal && !p->log_y && xr.lo <= xr.hi && yr.lo <= yr.hi) {
         xr.lo = yr.lo = fmin(xr.lo, yr.lo);
@@ -581,7 +590,7 @@ static void layout_panel(const SvgFigure *fig, const SvgPanel *p, int index, Lay
         if (s->kind == CLASSES) {
             for (size_t c = 0; c < s->classes; c++) {
                 size_t i = 0;
-                while (i < s->n && !(s->cls[i] == (int)c && drawable(s, i, p->log_y))) i++;
+                while (i < s->n && !(s->cls[i] == (int)c && point_drawn(s, i, p->log_y))) i++;
                 if (i < s->n) L->legend[L->legend_n++] = (LegendEntry){s->class_names[c], SCATTER, s->class_colour[c], 0, 0};
             }
         } else if (s->name && *s->name && s->kind != HEATMAP)
@@ -764,7 +773,7 @@ static void draw_points(FILE *f, const Layout *L, const Series *s, int log_y)
                 palette[s->colour % 10]);
         int pen = 0;
         for (size_t i = 0; i < s->n; i++) {
-            if (!drawable(s, i, log_y)) {
+            if (!point_drawn(s, i, log_y)) {
                 pen = 0;
                 continue;
             }
@@ -779,7 +788,7 @@ static void draw_points(FILE *f, const Layout *L, const Series *s, int log_y)
     for (size_t g = 0; g < groups; g++) {
         int any = 0;
         for (size_t i = 0; i < s->n; i++) {
-            if (!drawable(s, i, log_y)) continue;
+            if (!point_drawn(s, i, log_y)) continue;
             if ((s->kind == CLASSES && (size_t)s->cls[i] != g) || (s->kind == VALUES && (size_t)level(L, s->v[i]) != g))
                 continue;
             if (!any) {
@@ -801,7 +810,7 @@ static void draw_bars(FILE *f, const Layout *L, const Series *s, size_t rank, si
     double width = 0.8 / (double)bars, base = log_y ? L->y.lo : 0;
     fprintf(f, "<path fill=\"%s\" d=\"", palette[s->colour % 10]);
     for (size_t i = 0; i < s->n; i++) {
-        if (!isfinite(s->v[i]) || (log_y && s->v[i] <= 0)) continue;
+        if (!bar_drawn(s, i, log_y)) continue;
         double x0 = (double)i - 0.4 + (double)rank * width;
         rect(f, axis_px(&L->x, x0), axis_px(&L->y, base), axis_px(&L->x, x0 + width), axis_px(&L->y, s->v[i]));
     }
@@ -809,7 +818,7 @@ static void draw_bars(FILE *f, const Layout *L, const Series *s, size_t rank, si
     if (!s->lo) return;
     int any = 0;
     for (size_t i = 0; i < s->n; i++) {
-        if (!isfinite(s->lo[i]) || !isfinite(s->hi[i]) || (log_y && (s->lo[i] <= 0 || s->hi[i] <= 0))) continue;
+        if (!whisker_drawn(s, i, log_y)) continue;
         if (!any) fputs("<path fill=\"none\" stroke=\"#222\" stroke-width=\"1.2\" d=\"", f), any = 1;
         double xc = axis_px(&L->x, (double)i - 0.4 + ((double)rank + 0.5) * width);
         double cap = fmin(5, 0.25 * fabs(axis_px(&L->x, width) - axis_px(&L->x, 0)));
@@ -824,7 +833,7 @@ static void draw_bars(FILE *f, const Layout *L, const Series *s, size_t rank, si
 static void draw_heatmap(FILE *f, const Layout *L, const Series *s)
 {
     int *levels = rr_malloc((s->n ? s->n : 1) * sizeof *levels, "svg heat map");
-    for (size_t i = 0; i < s->n; i++) levels[i] = isfinite(s->v[i]) ? level(L, s->v[i]) : -1;
+    for (size_t i = 0; i < s->n; i++) levels[i] = cell_drawn(s, i) ? level(L, s->v[i]) : -1;
     fputs("<g shape-rendering=\"crispEdges\">\n", f);
     for (int g = 0; g < LEVELS; g++) {
         int any = 0;
@@ -896,7 +905,7 @@ static void draw_axes(FILE *f, const SvgPanel *p, const Layout *L)
     fputs("\"/>\n", f);
     for (size_t i = 0; i < nx; i += sx) {
         double x = axis_px(&L->x, L->x.names_n ? (double)i : L->x.t.at[i]);
-        if (!L->x.names_n) text(f, x, L->bottom + 16, FONT_TICK, "middle", NULL, L->x.t.label[i], 16);
+        if (!L->x.names_n) text(f, x, L->bottom + 16, FONT_TICK, "middle", NULL, L->x.t.label[i], 24);
         else if (!L->slanted) text(f, x, L->bottom + 16, FONT_TICK, "middle", NULL, L->x.names[i], 40);
         else {
             fputs("<text transform=\"translate(", f);
@@ -904,14 +913,14 @@ static void draw_axes(FILE *f, const SvgPanel *p, const Layout *L)
             fputc(',', f);
             num(f, L->bottom + 12);
             fprintf(f, ") rotate(-40)\" font-size=\"%g\" text-anchor=\"end\">", FONT_TICK);
-            escaped(f, L->x.names[i], (size_t)(0.35 * p->fig->panel_height / (0.6 * FONT_TICK)));
+            escaped(f, L->x.names[i], (size_t)(0.35 * p->fig->panel_height / (EM_PER_CHAR * FONT_TICK)));
             fputs("</text>\n", f);
         }
     }
     for (size_t i = 0; i < ny; i += sy) {
         double y = axis_px(&L->y, L->y.names_n ? (double)i : L->y.t.at[i]) + 0.35 * FONT_TICK;
         text(f, L->left - 7, y, FONT_TICK, "end", NULL, L->y.names_n ? L->y.names[i] : L->y.t.label[i],
-             (size_t)(0.3 * p->fig->panel_width / (0.6 * FONT_TICK)));
+             (size_t)(0.3 * p->fig->panel_width / (EM_PER_CHAR * FONT_TICK)));
     }
     fputs("</g>\n", f);
     double below = L->cell_y + p->fig->panel_height - 10;
@@ -988,7 +997,7 @@ static void draw_colour_bar(FILE *f, const SvgPanel *p, const Layout *L)
     for (size_t i = 0; i < L->vt.n; i++) point(f, "M", x + w, axis_px(&bar, L->vt.at[i])), fputs("h3", f);
     fputs("\"/>\n", f);
     for (size_t i = 0; i < L->vt.n; i++)
-        text(f, x + w + 6, axis_px(&bar, L->vt.at[i]) + 0.35 * FONT_TICK, FONT_TICK, NULL, "fill=\"#333\"", L->vt.label[i], 16);
+        text(f, x + w + 6, axis_px(&bar, L->vt.at[i]) + 0.35 * FONT_TICK, FONT_TICK, NULL, "fill=\"#333\"", L->vt.label[i], 24);
     if (p->scale_label && *p->scale_label)
         text_vertical(f, x + w + 6 + ticks_width(&L->vt, FONT_TICK) + 10, (top + bottom) / 2, FONT_LABEL, 0, p->scale_label, 60);
     fputs("</g>\n", f);
@@ -1026,7 +1035,7 @@ static void draw_panel(FILE *f, const SvgFigure *fig, const SvgPanel *p, int ind
     if (L.no_data)
         text(f, (L.left + L.right) / 2, (L.top + L.bottom) / 2, FONT_LABEL, "middle", "fill=\"#888\" font-style=\"italic\"",
              "no data", 10);
-    draw_legend(f, &L, fmin(0.3 * fig->panel_width, 200) / (0.6 * FONT_LEGEND));
+    draw_legend(f, &L, fmin(0.3 * fig->panel_width, 200) / (EM_PER_CHAR * FONT_LEGEND));
     draw_colour_bar(f, p, &L);
     fputs("</g>\n", f);
     free(L.legend);
@@ -1052,7 +1061,7 @@ int svg_write(const SvgFigure *fig, const char *path, char *err)
     escaped(f, fig->title, 500);
     fputs("</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n", f);
     text(f, W / 2, 24, FONT_TITLE, "middle", "class=\"title\" font-weight=\"bold\"", fig->title,
-         (size_t)(W / (0.6 * FONT_TITLE)));
+         (size_t)(W / (EM_PER_CHAR * FONT_TITLE)));
     for (int i = 0; i < fig->cols * fig->rows; i++)
         if (fig->panels[i].used) draw_panel(f, fig, &fig->panels[i], i);
     fputs("</svg>\n", f);
