@@ -815,7 +815,7 @@ typedef enum SvgColourMap {
     SVG_CYCLIC   /* wraps: t and t + 1 give one colour (angles); light, blue, dark, red, light */
 } SvgColourMap;
 
-typedef struct SvgPanel SvgPanel;   /* opaque; owned by its figure */
+typedef struct SvgPanel SvgPanel;   /* opaque; owned by its figure, which must not be moved */
 typedef struct SvgFigure {
     char *title;
     int cols, rows;                   /* the grid of panels; panel index = row * cols + col */
@@ -833,16 +833,18 @@ SvgPanel *svg_panel(SvgFigure *fig, int index, const char *title, const char *xl
 void svg_log_y(SvgPanel *p);                   /* log-scale y: ticks 10^k, or 1, 2, 5 x 10^k */
 /* The axes cover at least [x0, x1] x [y0, y1] (a NaN bound asks nothing), e.g. 0..1 for accuracy. */
 void svg_include(SvgPanel *p, double x0, double x1, double y0, double y1);
-/* Category axes: ticks at 0 .. n-1 named names[i]; the axis spans [-0.5, n - 0.5]. Long x
- * names are written at a slant. */
+/* Category axes: ticks at 0 .. n-1 named names[i]; the axis spans [-0.5, n - 0.5] (and any
+ * point beyond). Long x names are written at a slant. */
 void svg_x_categories(SvgPanel *p, const char *const *names, size_t n);
 void svg_y_categories(SvgPanel *p, const char *const *names, size_t n);
 /* The panel's colour bar, for svg_scatter_values and svg_heatmap: values lo .. hi map to the
- * ends of the map (NaN: the data's min / max); SVG_VIRIDIS clamps outside, SVG_CYCLIC wraps.
- * Without this call: viridis over the data, unlabelled. */
+ * ends of the map (NaN: the data's min / max; lo > hi reverses the map); SVG_VIRIDIS clamps
+ * outside, SVG_CYCLIC wraps (e.g. 0 .. 360 for angles). Without this call: viridis over the
+ * data, unlabelled. Dots and cells are painted in 64 shades of the map. */
 void svg_colour_scale(SvgPanel *p, SvgColourMap map, const char *label, double lo, double hi);
 
-/* Series. x may be NULL in lines (then x = 0 .. n-1); name may be NULL (no legend entry). */
+/* Series; x, y and v hold n values each. x may be NULL (then x = 0 .. n-1); name may be NULL
+ * (no legend entry). On an x axis with categories, bars or a heat map, x is a category index. */
 void svg_line(SvgPanel *p, const char *name, const double *x, const double *y, size_t n);
 void svg_line_marked(SvgPanel *p, const char *name, const double *x, const double *y, size_t n); /* + a dot per point */
 void svg_scatter(SvgPanel *p, const char *name, const double *x, const double *y, size_t n);
@@ -868,15 +870,16 @@ int svg_write(const SvgFigure *fig, const char *path, char *err);
  * linear interpolation between the map's control points, each channel rounded to 0..255. */
 void svg_colour(SvgColourMap map, double t, unsigned char rgb[3]);
 
-/* Nice ticks for data in [lo, hi] (lo <= hi, both within +-1e300; lo >= 1e-300 when log). Linear: the step
- * s = 1, 2 or 5 x 10^k is the smallest giving at most 6 intervals; unless fixed, the axis
- * widens to [floor(lo / s) s, ceil(hi / s) s]; ticks at the multiples of s on the axis; e.g.
- * [0, 0.93] -> 0, 0.2, .., 1.0. Fixed keeps [lo, hi] as the axis. Log (never fixed): ticks at
- * 10^k (every m-th decade beyond 6), or at 1, 2, 5 x 10^k, or at 1..9 x 10^k, the first of
- * these giving 4 ticks or more, with the axis from the tick at or below lo to the tick at or
- * above hi; e.g. [0.013, 0.051] -> 0.01, 0.02, 0.05, 0.1. lo == hi is widened first. Labels
- * share their decimals ("0.0", "0.2"); multiples of 1000 above 10^4 as "5k", "20k" (10^6: "M");
- * steps below 10^-3 and values from 10^15 as "2e-4". */
+/* Nice ticks for data in [lo, hi] (lo <= hi, both within +-1e300; lo >= 1e-300 when log),
+ * as every axis and colour bar uses them. Linear: the step s = 1, 2 or 5 x 10^k is the
+ * smallest giving at most 6 intervals; unless fixed, the axis widens to [floor(lo / s) s,
+ * ceil(hi / s) s]; ticks at the multiples of s on the axis: [0, 0.93] -> 0, 0.2, .., 1.0.
+ * Fixed keeps [lo, hi] as the axis. Log (never fixed): ticks at 10^k (every m-th decade
+ * beyond 6), else at 1, 2, 5 x 10^k, else at 1..9 x 10^k, the first giving 4 ticks or more,
+ * the axis from the tick at or below lo to the tick at or above hi: [0.013, 0.051] -> 0.01,
+ * 0.02, 0.05, 0.1. A range too narrow to tick (lo == hi) is widened first. Labels share
+ * their decimals ("0.0", "0.2"); steps from 1000 with values from 10^4 read "5k", "20k"
+ * (steps from 10^6: "2M"); steps below 10^-3 and values from 10^15 read "2e-4", "1e20". */
 #define SVG_MAX_TICKS 12
 typedef struct SvgTicks {
     double lo, hi;                      /* the axis range */

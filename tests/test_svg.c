@@ -117,7 +117,8 @@ static int xml_well_formed(const char *s, char *why)
                 size_t alen;
                 if (!space || !xml_name(&p, &attr, &alen)) return xml_fail(why, "bad attribute", at);
                 for (size_t i = 0; i < attributes; i++)
-                    if (names_len[i] == alen && !strncmp(names[i], attr, alen)) return xml_fail(why, "duplicate attribute", at);
+                    if (names_len[i] == alen && !strncmp(names[i], attr, alen))
+                        return xml_fail(why, "duplicate attribute", at);
                 if (attributes == 32) return xml_fail(why, "too many attributes", at);
                 names[attributes] = attr, names_len[attributes++] = alen;
                 if (*p++ != '=') return xml_fail(why, "attribute without =", at);
@@ -129,7 +130,8 @@ static int xml_well_formed(const char *s, char *why)
                 }
                 if (*p++ != quote) return xml_fail(why, "unterminated attribute", at);
             }
-            if (*p == '/') p += 2;
+            if (*p == '/')
+                p += 2;
             else {
                 if (depth == 64) return xml_fail(why, "nested too deep", at);
                 stack[depth] = name, stack_len[depth++] = len, p++;
@@ -147,11 +149,21 @@ static int xml_well_formed(const char *s, char *why)
 
 static void test_xml_checker(void)
 {
-    static const char *const bad[] = {
-        "<a><b></a></b>", "<a x=1/>", "<a>&foo;</a>", "<a>1 < 2</a>", "<a/><b/>", "<a x=\"1\" x=\"2\"/>",
-        "<a>", "text<a/>", "<a>x > y</a>", "<a x=\"<\"/>", "<a>&#;</a>", "<a b=\"1\"c=\"2\"/>"};
+    static const char *const bad[] = {"<a><b></a></b>",
+                                      "<a x=1/>",
+                                      "<a>&foo;</a>",
+                                      "<a>1 < 2</a>",
+                                      "<a/><b/>",
+                                      "<a x=\"1\" x=\"2\"/>",
+                                      "<a>",
+                                      "text<a/>",
+                                      "<a>x > y</a>",
+                                      "<a x=\"<\"/>",
+                                      "<a>&#;</a>",
+                                      "<a b=\"1\"c=\"2\"/>"};
     char why[200];
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!xml_well_formed(bad[i], why), "checker accepts %s", bad[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(!xml_well_formed(bad[i], why), "checker accepts %s", bad[i]);
     CHECK(xml_well_formed("<?xml version=\"1.0\"?>\n<a x='1' y=\"&amp;&#38;&#x26;\"><b/>t &lt;<!-- c --></a>\n", why),
           "checker rejects a good document: %s", why);
 }
@@ -165,8 +177,10 @@ static const char *group_end(const char *p)
 {
     int depth = 0;
     for (; *p; p++) {
-        if (!strncmp(p, "<g ", 3) || !strncmp(p, "<g>", 3)) depth++;
-        else if (!strncmp(p, "</g>", 4) && --depth == 0) return p + 4;
+        if (!strncmp(p, "<g ", 3) || !strncmp(p, "<g>", 3))
+            depth++;
+        else if (!strncmp(p, "</g>", 4) && --depth == 0)
+            return p + 4;
     }
     return p;
 }
@@ -199,12 +213,14 @@ static size_t series_groups(const char *s, size_t *inked)
 static size_t points_outside(const char *s)
 {
     size_t bad = 0;
-    for (const char *panel = strstr(s, "<g class=\"panel\">"); panel; panel = strstr(panel + 1, "<g class=\"panel\">")) {
+    for (const char *panel = strstr(s, "<g class=\"panel\">"); panel;
+         panel = strstr(panel + 1, "<g class=\"panel\">")) {
         const char *panel_end = group_end(panel), *axis = strstr(panel, "<g class=\"axis\"");
         double left, top, right, bottom;
         const char *frame = axis ? strstr(axis, " d=\"M") : NULL;
         if (!frame || sscanf(frame, " d=\"M%lf %lfH%lfV%lf", &left, &top, &right, &bottom) != 4) return bad + 1;
-        for (const char *g = strstr(panel, "<g class=\"series\">"); g && g < panel_end; g = strstr(g + 1, "<g class=\"series\">"))
+        for (const char *g = strstr(panel, "<g class=\"series\">"); g && g < panel_end;
+             g = strstr(g + 1, "<g class=\"series\">"))
             for (const char *d = strstr(g, " d=\""); d && d < group_end(g); d = strstr(d + 1, " d=\"")) {
                 const char *q = d + 4;
                 while (*q && *q != '"') {
@@ -234,7 +250,8 @@ static char *check_figure(const char *path, const char *title, size_t series, co
     CHECK(!stale, "%s left behind", tmp);
     if (stale) fclose(stale);
     CHECK(xml_well_formed(s, why), "%s: not well-formed XML: %s", path, why);
-    CHECK(!strncmp(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", 85),
+    CHECK(!strncmp(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"",
+                   85),
           "%s: does not start as a standalone SVG", path);
     CHECK(contains(s, " viewBox=\"0 0 "), "%s: no viewBox", path);
     char want[300];
@@ -247,8 +264,10 @@ static char *check_figure(const char *path, const char *title, size_t series, co
         CHECK(contains(s, want), "%s: no text '%s'", path, labels[i]);
     }
     size_t inked, groups = series_groups(s, &inked);
-    CHECK(groups == series && inked == series, "%s: %zu series groups, %zu with ink, want %zu", path, groups, inked, series);
-    CHECK(contains(s, "<g class=\"legend\">") || contains(s, "<g class=\"colorbar\">"), "%s: neither legend nor colour bar", path);
+    CHECK(groups == series && inked == series, "%s: %zu series groups, %zu with ink, want %zu", path, groups, inked,
+          series);
+    CHECK(contains(s, "<g class=\"legend\">") || contains(s, "<g class=\"colorbar\">"),
+          "%s: neither legend nor colour bar", path);
     CHECK(points_outside(s) == 0, "%s: %zu points outside their frame or too many decimals", path, points_outside(s));
     const char *p = s;
     while (*p && strncmp(p, "nan", 3) && strncmp(p, "NaN", 3) && strncmp(p, "inf", 3) && strncmp(p, "Inf", 3)) p++;
@@ -270,7 +289,8 @@ static void check_ticks(double lo, double hi, int log, int fixed, double want_lo
     CHECK_NEAR(t.hi, want_hi, 1e-12, "axis high");
     for (size_t i = 0; i < n && i < t.n; i++) {
         CHECK_NEAR(t.at[i], at[i], 1e-12, "tick");
-        CHECK(!strcmp(t.label[i], labels[i]), "ticks [%g, %g]: label %zu is '%s', want '%s'", lo, hi, i, t.label[i], labels[i]);
+        CHECK(!strcmp(t.label[i], labels[i]), "ticks [%g, %g]: label %zu is '%s', want '%s'", lo, hi, i, t.label[i],
+              labels[i]);
     }
 }
 
@@ -280,9 +300,11 @@ static void test_ticks(void)
     check_ticks(0, 0.93, 0, 0, 0, 1, 6, (double[]){0, 0.2, 0.4, 0.6, 0.8, 1.0},
                 (const char *[]){"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"});
     /* step 1: floor(-1.3) = -2 .. ceil(2.7) = 3, 5 intervals */
-    check_ticks(-1.3, 2.7, 0, 0, -2, 3, 6, (double[]){-2, -1, 0, 1, 2, 3}, (const char *[]){"-2", "-1", "0", "1", "2", "3"});
+    check_ticks(-1.3, 2.7, 0, 0, -2, 3, 6, (double[]){-2, -1, 0, 1, 2, 3},
+                (const char *[]){"-2", "-1", "0", "1", "2", "3"});
     /* 3 .. 97: step 10 gives 10 intervals, 20 gives 5 */
-    check_ticks(3, 97, 0, 0, 0, 100, 6, (double[]){0, 20, 40, 60, 80, 100}, (const char *[]){"0", "20", "40", "60", "80", "100"});
+    check_ticks(3, 97, 0, 0, 0, 100, 6, (double[]){0, 20, 40, 60, 80, 100},
+                (const char *[]){"0", "20", "40", "60", "80", "100"});
     check_ticks(0, 20000, 0, 0, 0, 20000, 5, (double[]){0, 5000, 10000, 15000, 20000},
                 (const char *[]){"0", "5k", "10k", "15k", "20k"});
     check_ticks(0.00012, 0.00049, 0, 0, 0.0001, 0.0005, 5, (double[]){1e-4, 2e-4, 3e-4, 4e-4, 5e-4},
@@ -308,7 +330,8 @@ static void test_ticks(void)
     /* the extremes end with sane ticks: a subnormal range is widened, the widest fits */
     SvgTicks t;
     svg_ticks(1e-310, 2e-310, 0, 0, &t);
-    CHECK(t.n >= 2 && t.n <= 7 && t.lo <= 1e-310 && t.hi >= 2e-310 && isfinite(t.lo) && isfinite(t.hi), "subnormal range");
+    CHECK(t.n >= 2 && t.n <= 7 && t.lo <= 1e-310 && t.hi >= 2e-310 && isfinite(t.lo) && isfinite(t.hi),
+          "subnormal range");
     svg_ticks(-1e300, 1e300, 0, 0, &t);
     CHECK(t.n >= 2 && t.n <= 7 && t.lo <= -1e300 && t.hi >= 1e300 && isfinite(t.lo) && isfinite(t.hi), "widest range");
     svg_ticks(1e-300, 1e300, 1, 0, &t);
@@ -319,8 +342,8 @@ static void check_colour(SvgColourMap map, double t, int r, int g, int b)
 {
     unsigned char rgb[3];
     svg_colour(map, t, rgb);
-    CHECK(rgb[0] == r && rgb[1] == g && rgb[2] == b, "colour map %d at %g: #%02x%02x%02x, want #%02x%02x%02x", (int)map, t,
-          rgb[0], rgb[1], rgb[2], r, g, b);
+    CHECK(rgb[0] == r && rgb[1] == g && rgb[2] == b, "colour map %d at %g: #%02x%02x%02x, want #%02x%02x%02x", (int)map,
+          t, rgb[0], rgb[1], rgb[2], r, g, b);
 }
 
 static void test_colours(void)
@@ -366,7 +389,8 @@ static void test_learning_curves(void)
         for (size_t e = 0; e < 6; e++) {
             for (size_t i = 0; i < N; i++) {
                 step[i] = 250.0 * (double)i;
-                loss[i] = (0.02 + 0.006 * (double)e + 0.004 * panel) * (1 + 3 * exp(-(double)i / 8)) * (1 + 0.05 * noise(i, e));
+                loss[i] = (0.02 + 0.006 * (double)e + 0.004 * panel) * (1 + 3 * exp(-(double)i / 8)) *
+                          (1 + 0.05 * noise(i, e));
             }
             if (e == 2) loss[17] = NAN, loss[30] = INFINITY, loss[31] = -1; /* skipped: a gap */
             svg_line(p, encoders[e], step, loss, N);
@@ -376,18 +400,20 @@ static void test_learning_curves(void)
     CHECK(svg_write(&fig, out_path("learning_curves"), err) == RR_OK, "%s", err);
     svg_free(&fig);
     char *s = check_figure(out_path("learning_curves"), "Emulation loss", 12,
-                           (const char *[]){"validation", "out of distribution", "step", "emulation loss", "interactive",
-                                            "0.02", "0.05", "0.1", "0.2", "0.5", "15k", NULL});
+                           (const char *[]){"validation", "out of distribution", "step", "emulation loss",
+                                            "interactive", "0.02", "0.05", "0.1", "0.2", "0.5", "15k", NULL});
     if (!s) return;
     /* colours follow names: each encoder's line has the same stroke in both panels */
-    CHECK(count(s, "stroke=\"#1f77b4\" stroke-width=\"1.6\"") == 2 && count(s, "stroke=\"#8c564b\" stroke-width=\"1.6\"") == 2,
+    CHECK(count(s, "stroke=\"#1f77b4\" stroke-width=\"1.6\"") == 2 &&
+              count(s, "stroke=\"#8c564b\" stroke-width=\"1.6\"") == 2,
           "a name's colour differs between panels");
     /* transformer: one break at step 17 and one at 30..31: three subpaths */
     const char *t = strstr(s, "<title>transformer</title>");
     const char *d = t ? strstr(t, " d=\"") : NULL, *end = d ? strchr(d + 4, '"') : NULL;
     size_t moves = 0;
     for (const char *q = d; q && q < end; q++) moves += *q == 'M';
-    CHECK(moves == 3, "the line with a NaN, an infinity and a negative value on a log axis has %zu subpaths, want 3", moves);
+    CHECK(moves == 3, "the line with a NaN, an infinity and a negative value on a log axis has %zu subpaths, want 3",
+          moves);
     free(s);
 }
 
@@ -422,8 +448,9 @@ static void test_embedding_space(void)
     char err[RR_ERRLEN];
     CHECK(svg_write(&fig, out_path("embedding_space"), err) == RR_OK, "%s", err);
     svg_free(&fig);
-    char *s = check_figure(out_path("embedding_space"), "Embedding space (interactive)", 4,
-                           (const char *[]){"PC 1", "PC 2", "m_b = -3", "m_b = 2", "accuracy", "angle (degrees)", "4000", NULL});
+    char *s = check_figure(
+        out_path("embedding_space"), "Embedding space (interactive)", 4,
+        (const char *[]){"PC 1", "PC 2", "m_b = -3", "m_b = 2", "accuracy", "angle (degrees)", "4000", NULL});
     if (!s) return;
     CHECK(count(s, "<g class=\"colorbar\">") == 3 && count(s, "<g class=\"legend\">") == 1, "legend and colour bars");
     /* the first name of the figure is the first class: the palette's first colour */
@@ -476,8 +503,9 @@ static void test_bars(void)
     char err[RR_ERRLEN];
     CHECK(svg_write(&fig, out_path("bars"), err) == RR_OK, "%s", err);
     svg_free(&fig);
-    char *s = check_figure(out_path("bars"), "OOD task prediction", 2,
-                           (const char *[]){"accuracy", "pretrained", "supervised", "noninteractive", "0.0", "0.8", NULL});
+    char *s =
+        check_figure(out_path("bars"), "OOD task prediction", 2,
+                     (const char *[]){"accuracy", "pretrained", "supervised", "noninteractive", "0.0", "0.8", NULL});
     if (!s) return;
     CHECK(contains(s, "rotate(-40)"), "long category names are not slanted");
     CHECK(count(s, "stroke=\"#222\"") == 2, "two whisker paths");
@@ -523,7 +551,8 @@ static void test_cloned(void)
     SvgFigure fig;
     svg_begin(&fig, "Cloned performance", 3, 2);
     for (int e = 0; e < 6; e++) {
-        for (size_t i = 0; i < N; i++) original[i] = 0.05 * (double)i, clone[i] = original[i] * (0.7 + 0.3 * noise(i, (size_t)e));
+        for (size_t i = 0; i < N; i++)
+            original[i] = 0.05 * (double)i, clone[i] = original[i] * (0.7 + 0.3 * noise(i, (size_t)e));
         SvgPanel *p = svg_panel(&fig, e, encoders[e], "original accuracy", "clone accuracy");
         svg_include(p, 0, 1, 0, 1);
         svg_diagonal(p);
@@ -536,6 +565,44 @@ static void test_cloned(void)
                            (const char *[]){"original accuracy", "clone accuracy", "y = x", "1.0", NULL});
     if (!s) return;
     CHECK(count(s, "stroke-dasharray=\"5 4\"") == 12, "six diagonals and their legend swatches");
+    free(s);
+}
+
+/* Points beyond the categories widen the index axis; lo > hi reverses a colour scale. */
+static void test_axes_and_scales(void)
+{
+    static const char *const three[3] = {"one", "two", "three"};
+    double x[4] = {0, 1, 2, 3.5}, y[4] = {1, 3, 2, 4}, v[2] = {0, 1};
+    SvgFigure fig;
+    svg_begin(&fig, "Axes and scales", 2, 1);
+    SvgPanel *p = svg_panel(&fig, 0, "categories", NULL, "y");
+    svg_x_categories(p, three, 3);
+    svg_line_marked(p, "beyond", x, y, 4);
+    p = svg_panel(&fig, 1, "reversed", "x", "y");
+    svg_colour_scale(p, SVG_VIRIDIS, "loss", 1, 0);
+    svg_scatter_values(p, "points", x, y, v, 2);
+    char err[RR_ERRLEN];
+    CHECK(svg_write(&fig, out_path("axes_and_scales"), err) == RR_OK, "%s", err);
+    svg_free(&fig);
+    char *s = check_figure(out_path("axes_and_scales"), "Axes and scales", 2, (const char *[]){"three", "loss", NULL});
+    if (!s) return;
+    /* v = 0 is at the top of the reversed scale: level 63 of 64, painted at its centre */
+    unsigned char top[3], bottom[3];
+    char want_top[64], want_bottom[64];
+    svg_colour(SVG_VIRIDIS, 63.5 / 64, top);
+    svg_colour(SVG_VIRIDIS, 0.5 / 64, bottom);
+    snprintf(want_top, sizeof want_top, "stroke=\"#%02x%02x%02x\" stroke-width=\"5\" stroke-linecap=\"round\" d=\"M",
+             top[0], top[1], top[2]);
+    snprintf(want_bottom, sizeof want_bottom,
+             "stroke=\"#%02x%02x%02x\" stroke-width=\"5\" stroke-linecap=\"round\" d=\"M", bottom[0], bottom[1],
+             bottom[2]);
+    const char *a = strstr(s, want_top), *b = strstr(s, want_bottom);
+    CHECK(a && b, "the two dots are not in the colours of the scale's ends");
+    /* the dot of v = 0 (x = 0) lies left of the dot of v = 1 (x = 1) */
+    double xa = 0, xb = 0;
+    CHECK(a && b && sscanf(strstr(a, " d=\"M") + 5, "%lf", &xa) == 1 &&
+              sscanf(strstr(b, " d=\"M") + 5, "%lf", &xb) == 1 && xa < xb,
+          "the reversed scale paints v = 0 at x = %g and v = 1 at x = %g", xa, xb);
     free(s);
 }
 
@@ -580,6 +647,7 @@ int main(void)
     test_bars();
     test_heatmaps();
     test_cloned();
+    test_axes_and_scales();
     test_empty_and_escaped();
     return test_summary("test_svg");
 }

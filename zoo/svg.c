@@ -18,16 +18,16 @@
 
 #include "rnnrep.h"
 
-#define MAX_INTERVALS 6      /* at most this many tick intervals on an axis */
-#define FIGURE_TITLE_H 36.0  /* the band above the panels that holds the figure title */
-#define FONT_TITLE 17.0
-#define FONT_PANEL 13.0
-#define FONT_LABEL 12.0
-#define FONT_TICK 11.0
-#define FONT_LEGEND 11.0
-#define LEGEND_ROW 16.0
-#define DOT 5.0              /* diameter of scatter dots and line markers */
-#define LEVELS 64            /* colour-mapped dots and cells are drawn in this many shades */
+#define MAX_INTERVALS  6    /* at most this many tick intervals on an axis */
+#define FIGURE_TITLE_H 36.0 /* the band above the panels that holds the figure title */
+#define FONT_TITLE     17.0
+#define FONT_PANEL     13.0
+#define FONT_LABEL     12.0
+#define FONT_TICK      11.0
+#define FONT_LEGEND    11.0
+#define LEGEND_ROW     16.0
+#define DOT            5.0 /* diameter of scatter dots and line markers */
+#define LEVELS         64  /* colour-mapped dots and cells are drawn in this many shades */
 
 /* ========================================================================================
  * Colours.
@@ -45,9 +45,9 @@ static const unsigned char viridis[10][3] = {
 /* Ours, shaped like matplotlib's twilight: light at t = 0, blue at 1/4, dark at 1/2, red at 3/4,
  * and light again at 1, so opposite angles differ in lightness and quarter turns in hue; the
  * light end is darker than twilight's, so that its dots still show on white. */
-static const unsigned char cyclic[9][3] = {
-    {0xd0, 0xc4, 0xd4}, {0x93, 0xa7, 0xd0}, {0x5a, 0x6f, 0xc0}, {0x40, 0x30, 0x7a}, {0x2f, 0x14, 0x36},
-    {0x7a, 0x2a, 0x4a}, {0xb8, 0x56, 0x3f}, {0xd4, 0x9a, 0x86}, {0xd0, 0xc4, 0xd4}};
+static const unsigned char cyclic[9][3] = {{0xd0, 0xc4, 0xd4}, {0x93, 0xa7, 0xd0}, {0x5a, 0x6f, 0xc0},
+                                           {0x40, 0x30, 0x7a}, {0x2f, 0x14, 0x36}, {0x7a, 0x2a, 0x4a},
+                                           {0xb8, 0x56, 0x3f}, {0xd4, 0x9a, 0x86}, {0xd0, 0xc4, 0xd4}};
 
 void svg_colour(SvgColourMap map, double t, unsigned char rgb[3])
 {
@@ -86,7 +86,8 @@ static void label_linear(SvgTicks *t, int e)
     for (size_t i = 0; i < t->n; i++) {
         double v = t->at[i];
         char *s = t->label[i];
-        if (v == 0) snprintf(s, sizeof t->label[i], "0");
+        if (v == 0)
+            snprintf(s, sizeof t->label[i], "0");
         else if (e < -3 || maxabs >= 1e15) {
             int E = decade(maxabs), d = E - e;
             snprintf(s, sizeof t->label[i], "%.*fe%d", d > 0 ? (d < 12 ? d : 12) : 0, v / decimal(1, E), E);
@@ -140,8 +141,10 @@ static size_t ticks_log_set(double lo, double hi, const int *m, size_t count, in
         for (size_t i = 0; i < count && t->n < SVG_MAX_TICKS; i++) {
             if ((k == k0 && i < a) || (k == k1 && i > b)) continue;
             t->at[t->n] = decimal(m[i], k);
-            if (k >= -4 && k <= 4) snprintf(t->label[t->n], sizeof t->label[t->n], "%.*f", k < 0 ? -k : 0, t->at[t->n]);
-            else snprintf(t->label[t->n], sizeof t->label[t->n], "%de%d", m[i], k);
+            if (k >= -4 && k <= 4)
+                snprintf(t->label[t->n], sizeof t->label[t->n], "%.*f", k < 0 ? -k : 0, t->at[t->n]);
+            else
+                snprintf(t->label[t->n], sizeof t->label[t->n], "%de%d", m[i], k);
             t->n++;
         }
     t->lo = t->at[0];
@@ -175,8 +178,10 @@ static void widen(double *lo, double *hi, int log)
 static void ticks(double lo, double hi, int log, int fixed, double min_step, SvgTicks *t)
 {
     widen(&lo, &hi, log);
-    if (log) ticks_log(lo, hi, t);
-    else ticks_linear(lo, hi, fixed, min_step, t);
+    if (log)
+        ticks_log(lo, hi, t);
+    else
+        ticks_linear(lo, hi, fixed, min_step, t);
 }
 
 void svg_ticks(double lo, double hi, int log, int fixed, SvgTicks *t) { ticks(lo, hi, log, fixed && !log, 0, t); }
@@ -188,18 +193,18 @@ typedef enum Kind { LINE, SCATTER, CLASSES, VALUES, BARS, HEATMAP, DIAGONAL } Ki
 
 typedef struct Series {
     Kind kind;
-    char *name;                /* NULL: no legend entry */
-    size_t n;                  /* points, bars, or rows * cols cells */
-    double *x, *y;             /* points (x NULL in a line: 0 .. n-1) */
-    double *v;                 /* colour values, bar heights, or the heat map's cells */
-    double *lo, *hi;           /* whiskers (bars) or NULL */
-    int *cls;                  /* CLASSES: class of each point */
-    char **class_names;        /* CLASSES: names of the classes */
-    size_t *class_colour;      /* CLASSES: palette index of each class */
+    char *name;           /* NULL: no legend entry */
+    size_t n;             /* points, bars, or rows * cols cells */
+    double *x, *y;        /* points (x NULL in a line: 0 .. n-1) */
+    double *v;            /* colour values, bar heights, or the heat map's cells */
+    double *lo, *hi;      /* whiskers (bars) or NULL */
+    int *cls;             /* CLASSES: class of each point */
+    char **class_names;   /* CLASSES: names of the classes */
+    size_t *class_colour; /* CLASSES: palette index of each class */
     size_t classes;
-    size_t rows, cols;         /* HEATMAP */
-    size_t colour;             /* palette index */
-    int marked;                /* LINE: a dot at every point */
+    size_t rows, cols; /* HEATMAP */
+    size_t colour;     /* palette index */
+    int marked;        /* LINE: a dot at every point */
 } Series;
 
 struct SvgPanel {
@@ -207,7 +212,7 @@ struct SvgPanel {
     int used;
     char *title, *xlabel, *ylabel;
     int log_y;
-    double include[4];         /* x0, x1, y0, y1; NaN: none */
+    double include[4]; /* x0, x1, y0, y1; NaN: none */
     char **xcat, **ycat;
     size_t nxcat, nycat;
     int scale_set;
@@ -355,7 +360,10 @@ static void add_line(SvgPanel *p, const char *name, const double *x, const doubl
     s->x = copy_doubles(x, n), s->y = copy_doubles(y, n), s->marked = marked;
 }
 
-void svg_line(SvgPanel *p, const char *name, const double *x, const double *y, size_t n) { add_line(p, name, x, y, n, 0); }
+void svg_line(SvgPanel *p, const char *name, const double *x, const double *y, size_t n)
+{
+    add_line(p, name, x, y, n, 0);
+}
 void svg_line_marked(SvgPanel *p, const char *name, const double *x, const double *y, size_t n)
 {
     add_line(p, name, x, y, n, 1);
@@ -372,8 +380,8 @@ void svg_scatter_classes(SvgPanel *p, const double *x, const double *y, const in
 {
     Series *s = add_series(p, CLASSES, NULL, n);
     s->x = copy_doubles(x, n), s->y = copy_doubles(y, n);
-    s->cls = rr_malloc(n * sizeof *s->cls, "svg classes");
-    memcpy(s->cls, cls, n * sizeof *s->cls);
+    s->cls = rr_calloc(n, sizeof *s->cls, "svg classes");
+    if (n) memcpy(s->cls, cls, n * sizeof *s->cls);
     s->class_names = copy_strings(class_names, classes), s->classes = classes;
     s->class_colour = rr_calloc(classes, sizeof *s->class_colour, "svg classes");
     for (size_t c = 0; c < classes; c++) s->class_colour[c] = colour_of(p->fig, s->class_names[c]);
@@ -405,11 +413,11 @@ void svg_diagonal(SvgPanel *p) { add_series(p, DIAGONAL, "y = x", 0); }
  * Layout: ranges, axes and the places of things.
  * ====================================================================================== */
 typedef struct Axis {
-    double lo, hi;             /* data values at p0 and p1 */
-    double p0, p1;             /* pixels */
+    double lo, hi; /* data values at p0 and p1 */
+    double p0, p1; /* pixels */
     int log;
-    SvgTicks t;                /* numeric ticks, or */
-    char **names;              /* category names at 0 .. n-1 */
+    SvgTicks t;   /* numeric ticks, or */
+    char **names; /* category names at 0 .. n-1 */
     size_t names_n;
 } Axis;
 
@@ -419,7 +427,9 @@ static double axis_px(const Axis *a, double v)
     return a->p0 + u * (a->p1 - a->p0);
 }
 
-typedef struct Range { double lo, hi; } Range;
+typedef struct Range {
+    double lo, hi;
+} Range;
 
 /* The values that are drawn: within +-1e300 (so that ranges and steps stay finite), and on a
  * log axis at least 1e-300; NaN and infinities never. */
@@ -435,7 +445,7 @@ static void extend(Range *r, double v, int log)
 /* Whether point i of a point series, bar i, its whisker, or cell i is drawn. */
 static int point_drawn(const Series *s, size_t i, int log_y)
 {
-    if (!usable(s->x ? s->x[i] : (double)i, 0) || !usable(s->y[i], log_y)) return 0;
+    if (!usable(s->x ? s->x[i] : (double)i, 0) || !usable(s->y[i], log_y)) return 0; /* x_of, below */
     if (s->kind == CLASSES && (s->cls[i] < 0 || (size_t)s->cls[i] >= s->classes)) return 0;
     return s->kind != VALUES || usable(s->v[i], 0);
 }
@@ -452,7 +462,9 @@ static size_t drawn(const Series *s, int log_y)
     size_t count = 0;
     if (s->kind == DIAGONAL) return 1;
     for (size_t i = 0; i < s->n; i++)
-        count += s->kind == BARS ? bar_drawn(s, i, log_y) : s->kind == HEATMAP ? cell_drawn(s, i) : point_drawn(s, i, log_y);
+        count += s->kind == BARS      ? bar_drawn(s, i, log_y)
+                 : s->kind == HEATMAP ? cell_drawn(s, i)
+                                      : point_drawn(s, i, log_y);
     return count;
 }
 
@@ -468,17 +480,17 @@ static double text_width(const char *s, double size)
 
 typedef struct LegendEntry {
     const char *label;
-    Kind kind;                 /* swatch: a line, a dot, a square, a dashed line */
+    Kind kind; /* swatch: a line, a dot, a square, a dashed line */
     size_t colour;
     int marked, empty;
 } LegendEntry;
 
 typedef struct Layout {
     Axis x, y;
-    int index_x, index_y;      /* category or cell axes */
+    int index_x, index_y; /* category or cell axes */
     int no_data;
-    int slanted;               /* x category names at a slant */
-    double cell_x, cell_y;     /* top-left of the panel's grid cell */
+    int slanted;                     /* x category names at a slant */
+    double cell_x, cell_y;           /* top-left of the panel's grid cell */
     double left, top, right, bottom; /* the plot area */
     LegendEntry *legend;
     size_t legend_n, legend_shown; /* entries, and how many fit */
@@ -486,8 +498,8 @@ typedef struct Layout {
     int colour_bar;
     SvgColourMap map;
     double vlo, vhi;
-    SvgTicks vt;               /* colour bar ticks */
-    double column_x;           /* left of the legend / colour bar column */
+    SvgTicks vt;     /* colour bar ticks */
+    double column_x; /* left of the legend / colour bar column */
 } Layout;
 
 static double ticks_width(const SvgTicks *t, double size)
@@ -504,10 +516,11 @@ static double names_width(char **names, size_t n, double size)
     return w;
 }
 
-/* An index axis spans [-0.5, n - 0.5]: ticks at its names, or at nice integers. */
-static void index_axis(Axis *a, size_t n, char **names, size_t names_n)
+/* An index axis spans [-0.5, n - 0.5] and the points r on it: ticks at its names, or at nice
+ * integers. */
+static void index_axis(Axis *a, size_t n, Range r, char **names, size_t names_n)
 {
-    a->lo = -0.5, a->hi = (double)(n ? n : 1) - 0.5;
+    a->lo = fmin(-0.5, r.lo - 0.5), a->hi = fmax((double)(n ? n : 1) - 0.5, r.hi + 0.5);
     a->names = names, a->names_n = names_n;
     if (!names_n) ticks(a->lo, a->hi, 0, 1, 1, &a->t);
 }
@@ -558,13 +571,15 @@ static void layout_panel(const SvgFigure *fig, const SvgPanel *p, int index, Lay
 
     L->index_x = nx > 0 || bars > 0;
     L->index_y = ny > 0;
-    if (L->index_x) index_axis(&L->x, nx, p->xcat, p->nxcat);
+    if (L->index_x)
+        index_axis(&L->x, nx, xr, p->xcat, p->nxcat);
     else {
         if (xr.lo > xr.hi) xr.lo = 0, xr.hi = 1;
         ticks(xr.lo, xr.hi, 0, 0, 0, &L->x.t);
         L->x.lo = L->x.t.lo, L->x.hi = L->x.t.hi;
     }
-    if (L->index_y) index_axis(&L->y, ny, p->ycat, p->nycat);
+    if (L->index_y)
+        index_axis(&L->y, ny, yr, p->ycat, p->nycat);
     else {
         L->y.log = p->log_y;
         if (yr.lo > yr.hi) yr.lo = p->log_y ? 0.1 : 0, yr.hi = 1;
@@ -574,11 +589,16 @@ static void layout_panel(const SvgFigure *fig, const SvgPanel *p, int index, Lay
 
     if (L->colour_bar) {
         L->map = p->scale_set ? p->map : SVG_VIRIDIS;
-        L->vlo = p->scale_set && p->vlo == p->vlo ? p->vlo : vr.lo;
-        L->vhi = p->scale_set && p->vhi == p->vhi ? p->vhi : vr.hi;
-        if (!(L->vlo <= L->vhi)) L->vlo = 0, L->vhi = 1; /* no values at all */
-        widen(&L->vlo, &L->vhi, 0);
-        ticks(L->vlo, L->vhi, 0, 1, 0, &L->vt);
+        L->vlo = p->scale_set && usable(p->vlo, 0) ? p->vlo : vr.lo;
+        L->vhi = p->scale_set && usable(p->vhi, 0) ? p->vhi : vr.hi;
+        if (!usable(L->vlo, 0) || !usable(L->vhi, 0)) L->vlo = 0, L->vhi = 1; /* no values at all */
+        double lo = fmin(L->vlo, L->vhi), hi = fmax(L->vlo, L->vhi);          /* lo > hi reverses the map */
+        widen(&lo, &hi, 0);
+        if (L->vlo <= L->vhi)
+            L->vlo = lo, L->vhi = hi;
+        else
+            L->vlo = hi, L->vhi = lo;
+        ticks(lo, hi, 0, 1, 0, &L->vt);
     }
 
     /* the legend: named series, the classes that occur */
@@ -591,7 +611,8 @@ static void layout_panel(const SvgFigure *fig, const SvgPanel *p, int index, Lay
             for (size_t c = 0; c < s->classes; c++) {
                 size_t i = 0;
                 while (i < s->n && !(s->cls[i] == (int)c && point_drawn(s, i, p->log_y))) i++;
-                if (i < s->n) L->legend[L->legend_n++] = (LegendEntry){s->class_names[c], SCATTER, s->class_colour[c], 0, 0};
+                if (i < s->n)
+                    L->legend[L->legend_n++] = (LegendEntry){s->class_names[c], SCATTER, s->class_colour[c], 0, 0};
             }
         } else if (s->name && *s->name && s->kind != HEATMAP)
             L->legend[L->legend_n++] = (LegendEntry){s->name, s->kind, s->colour, s->marked, drawn(s, p->log_y) == 0};
@@ -606,25 +627,29 @@ static void layout_panel(const SvgFigure *fig, const SvgPanel *p, int index, Lay
     L->top = L->cell_y + (p->title && *p->title ? 30 : 12);
     double column = 0, label_max = fmin(0.3 * W, 200);
     for (size_t i = 0; i < L->legend_n; i++) {
-        double w = text_width(L->legend[i].label, FONT_LEGEND) + (L->legend[i].empty ? text_width(" (no data)", FONT_LEGEND) : 0);
+        double w = text_width(L->legend[i].label, FONT_LEGEND) +
+                   (L->legend[i].empty ? text_width(" (no data)", FONT_LEGEND) : 0);
         L->legend_w = fmax(L->legend_w, 28 + fmin(w, label_max));
     }
     column = L->legend_w;
     if (L->colour_bar)
         column = fmax(column, 14 + 6 + ticks_width(&L->vt, FONT_TICK) + (p->scale_label && *p->scale_label ? 22 : 0));
-    double xtick_last = L->x.names_n ? 0 : text_width(L->x.t.label[L->x.t.n - 1], FONT_TICK) / 2;
+    double xtick_last = L->x.names_n || !L->x.t.n ? 0 : text_width(L->x.t.label[L->x.t.n - 1], FONT_TICK) / 2;
     L->right = L->cell_x + W - (column > 0 ? column + 22 : fmax(14, xtick_last + 6));
     L->column_x = L->right + 14;
     double below = 24 + (p->xlabel && *p->xlabel ? 20 : 0);
     if (L->x.names_n) {
-        double slot = (L->right - L->left) / (double)L->x.names_n, names_w = names_width(L->x.names, L->x.names_n, FONT_TICK);
+        double slot = (L->right - L->left) / (double)L->x.names_n,
+               names_w = names_width(L->x.names, L->x.names_n, FONT_TICK);
         L->slanted = names_w > slot - 6;
         if (L->slanted) below += fmin(names_w, 0.35 * H) * 0.643 + 2; /* sin 40 degrees */
     }
     L->bottom = L->cell_y + H - below;
     L->x.p0 = L->left, L->x.p1 = L->right;
-    if (L->index_y) L->y.p0 = L->top, L->y.p1 = L->bottom; /* row 0 at the top */
-    else L->y.p0 = L->bottom, L->y.p1 = L->top;
+    if (L->index_y)
+        L->y.p0 = L->top, L->y.p1 = L->bottom; /* row 0 at the top */
+    else
+        L->y.p0 = L->bottom, L->y.p1 = L->top;
     double room = L->bottom - L->top - (L->colour_bar ? 80 : 0);
     L->legend_shown = L->legend_n;
     if ((double)L->legend_n * LEGEND_ROW + 8 > room) {
@@ -647,12 +672,19 @@ static void num(FILE *f, double v)
     fputs(strcmp(b, "-0") ? b : "0", f);
 }
 
+/* Path commands: "M x y" (or L), and "H x" (or V, h, v) */
 static void point(FILE *f, const char *command, double x, double y)
 {
     fputs(command, f);
     num(f, x);
     fputc(' ', f);
     num(f, y);
+}
+
+static void step(FILE *f, const char *command, double v)
+{
+    fputs(command, f);
+    num(f, v);
 }
 
 /* XML text or attribute value; at most max_chars code points (then "…"). */
@@ -674,8 +706,10 @@ static void escaped(FILE *f, const char *s, size_t max_chars)
         case '\'': fputs("&apos;", f), u++; continue;
         }
         if (c < 0x80) {
-            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') fputs(replacement, f);
-            else fputc(c, f);
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                fputs(replacement, f);
+            else
+                fputc(c, f);
             u++;
             continue;
         }
@@ -685,8 +719,10 @@ static void escaped(FILE *f, const char *s, size_t max_chars)
         for (size_t i = 1; ok && i < len; i++) ok = (u[i] & 0xc0) == 0x80;
         if (ok && len == 3) ok = !(c == 0xe0 && u[1] < 0xa0) && !(c == 0xed && u[1] >= 0xa0);
         if (ok && len == 4) ok = !(c == 0xf0 && u[1] < 0x90) && !(c == 0xf4 && u[1] >= 0x90);
-        if (ok) fwrite(u, 1, len, f), u += len;
-        else fputs(replacement, f), u++;
+        if (ok)
+            fwrite(u, 1, len, f), u += len;
+        else
+            fputs(replacement, f), u++;
     }
 }
 
@@ -740,9 +776,9 @@ static void dot(FILE *f, double x, double y)
 static void rect(FILE *f, double x0, double y0, double x1, double y1)
 {
     point(f, "M", x0, y0);
-    fputs("H", f), num(f, x1);
-    fputs("V", f), num(f, y1);
-    fputs("H", f), num(f, x0);
+    step(f, "H", x1);
+    step(f, "V", y1);
+    step(f, "H", x0);
     fputs("Z", f);
 }
 
@@ -763,45 +799,49 @@ static int level(const Layout *L, double v)
     return k < LEVELS ? k : LEVELS - 1;
 }
 
-static double level_t(const Layout *L, int k) { return L->map == SVG_CYCLIC ? (double)k / LEVELS : (double)k / (LEVELS - 1); }
+/* Level k is painted with the colour at its centre. */
+static double level_t(int k) { return (k + 0.5) / LEVELS; }
+
+static double x_of(const Series *s, size_t i) { return s->x ? s->x[i] : (double)i; }
+
+/* The dots of a series are drawn in groups of one colour: its class, its colour level, or one. */
+static size_t dot_group(const Layout *L, const Series *s, size_t i)
+{
+    return s->kind == CLASSES ? (size_t)s->cls[i] : s->kind == VALUES ? (size_t)level(L, s->v[i]) : 0;
+}
 
 static void draw_points(FILE *f, const Layout *L, const Series *s, int log_y)
 {
-    double px[2];
     if (s->kind == LINE) {
-        fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" stroke-linejoin=\"round\" stroke-linecap=\"round\" d=\"",
+        fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" stroke-linejoin=\"round\" d=\"",
                 palette[s->colour % 10]);
-        int pen = 0;
+        int pen = 0; /* a point that is not drawn lifts the pen */
         for (size_t i = 0; i < s->n; i++) {
-            if (!point_drawn(s, i, log_y)) {
-                pen = 0;
-                continue;
-            }
-            point(f, pen ? "L" : "M", axis_px(&L->x, s->x ? s->x[i] : (double)i), axis_px(&L->y, s->y[i]));
-            pen = 1;
+            int drawn_here = point_drawn(s, i, log_y);
+            if (drawn_here) point(f, pen ? "L" : "M", axis_px(&L->x, x_of(s, i)), axis_px(&L->y, s->y[i]));
+            pen = drawn_here;
         }
         fputs("\"/>\n", f);
         if (!s->marked) return;
     }
-    /* dots: one path per colour (the series' own, a class's, or a level of the colour scale) */
     size_t groups = s->kind == CLASSES ? s->classes : s->kind == VALUES ? LEVELS : 1;
     for (size_t g = 0; g < groups; g++) {
-        int any = 0;
+        int open = 0;
         for (size_t i = 0; i < s->n; i++) {
-            if (!point_drawn(s, i, log_y)) continue;
-            if ((s->kind == CLASSES && (size_t)s->cls[i] != g) || (s->kind == VALUES && (size_t)level(L, s->v[i]) != g))
-                continue;
-            if (!any) {
+            if (!point_drawn(s, i, log_y) || dot_group(L, s, i) != g) continue;
+            if (!open) {
                 char colour[8];
-                if (s->kind == VALUES) hex(colour, L->map, level_t(L, (int)g));
-                dots_open(f, s->kind == VALUES ? colour : palette[(s->kind == CLASSES ? s->class_colour[g] : s->colour) % 10],
-                          DOT);
-                any = 1;
+                if (s->kind == VALUES)
+                    hex(colour, L->map, level_t((int)g));
+                else
+                    snprintf(colour, sizeof colour, "%s",
+                             palette[(s->kind == CLASSES ? s->class_colour[g] : s->colour) % 10]);
+                dots_open(f, colour, DOT);
+                open = 1;
             }
-            px[0] = axis_px(&L->x, s->x ? s->x[i] : (double)i), px[1] = axis_px(&L->y, s->y[i]);
-            dot(f, px[0], px[1]);
+            dot(f, axis_px(&L->x, x_of(s, i)), axis_px(&L->y, s->y[i]));
         }
-        if (any) fputs("\"/>\n", f);
+        if (open) fputs("\"/>\n", f);
     }
 }
 
@@ -819,13 +859,17 @@ static void draw_bars(FILE *f, const Layout *L, const Series *s, size_t rank, si
     int any = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (!whisker_drawn(s, i, log_y)) continue;
-        if (!any) fputs("<path fill=\"none\" stroke=\"#222\" stroke-width=\"1.2\" d=\"", f), any = 1;
+        if (!any) fputs("<path fill=\"none\" stroke=\"#222\" stroke-width=\"1.2\" d=\"", f);
+        any = 1;
         double xc = axis_px(&L->x, (double)i - 0.4 + ((double)rank + 0.5) * width);
         double cap = fmin(5, 0.25 * fabs(axis_px(&L->x, width) - axis_px(&L->x, 0)));
         double y0 = axis_px(&L->y, s->lo[i]), y1 = axis_px(&L->y, s->hi[i]);
-        point(f, "M", xc, y0), fputs("V", f), num(f, y1);
-        point(f, "M", xc - cap, y0), fputs("H", f), num(f, xc + cap);
-        point(f, "M", xc - cap, y1), fputs("H", f), num(f, xc + cap);
+        point(f, "M", xc, y0);
+        step(f, "V", y1);
+        point(f, "M", xc - cap, y0);
+        step(f, "H", xc + cap);
+        point(f, "M", xc - cap, y1);
+        step(f, "H", xc + cap);
     }
     if (any) fputs("\"/>\n", f);
 }
@@ -841,7 +885,7 @@ static void draw_heatmap(FILE *f, const Layout *L, const Series *s)
             if (levels[i] != g) continue;
             if (!any) {
                 char colour[8];
-                hex(colour, L->map, level_t(L, g));
+                hex(colour, L->map, level_t(g));
                 fprintf(f, "<path fill=\"%s\" d=\"", colour);
                 any = 1;
             }
@@ -880,8 +924,14 @@ static void draw_grid(FILE *f, const Layout *L)
     if (L->index_y) return;
     fputs("<path fill=\"none\" stroke=\"#e6e6e6\" stroke-width=\"1\" d=\"", f);
     if (!L->index_x)
-        for (size_t i = 0; i < L->x.t.n; i++) point(f, "M", axis_px(&L->x, L->x.t.at[i]), L->top), fputs("V", f), num(f, L->bottom);
-    for (size_t i = 0; i < L->y.t.n; i++) point(f, "M", L->left, axis_px(&L->y, L->y.t.at[i])), fputs("H", f), num(f, L->right);
+        for (size_t i = 0; i < L->x.t.n; i++) {
+            point(f, "M", axis_px(&L->x, L->x.t.at[i]), L->top);
+            step(f, "V", L->bottom);
+        }
+    for (size_t i = 0; i < L->y.t.n; i++) {
+        point(f, "M", L->left, axis_px(&L->y, L->y.t.at[i]));
+        step(f, "H", L->right);
+    }
     fputs("\"/>\n", f);
 }
 
@@ -892,39 +942,46 @@ static size_t name_stride(const Axis *a, double min_px)
     return slot >= min_px ? 1 : (size_t)ceil(min_px / slot);
 }
 
-static void draw_axes(FILE *f, const SvgPanel *p, const Layout *L)
+static void draw_axes(FILE *f, const SvgFigure *fig, const SvgPanel *p, const Layout *L)
 {
     fputs("<g class=\"axis\" fill=\"#333\">\n<path fill=\"none\" stroke=\"#444\" stroke-width=\"1\" d=\"", f);
     rect(f, L->left, L->top, L->right, L->bottom);
     size_t nx = L->x.names_n ? L->x.names_n : L->x.t.n, ny = L->y.names_n ? L->y.names_n : L->y.t.n;
     size_t sx = L->x.names_n ? name_stride(&L->x, 12) : 1, sy = L->y.names_n ? name_stride(&L->y, 12) : 1;
-    for (size_t i = 0; i < nx; i += sx)
-        point(f, "M", axis_px(&L->x, L->x.names_n ? (double)i : L->x.t.at[i]), L->bottom), fputs("v4", f);
-    for (size_t i = 0; i < ny; i += sy)
-        point(f, "M", L->left, axis_px(&L->y, L->y.names_n ? (double)i : L->y.t.at[i])), fputs("h-4", f);
+    for (size_t i = 0; i < nx; i += sx) {
+        point(f, "M", axis_px(&L->x, L->x.names_n ? (double)i : L->x.t.at[i]), L->bottom);
+        fputs("v4", f);
+    }
+    for (size_t i = 0; i < ny; i += sy) {
+        point(f, "M", L->left, axis_px(&L->y, L->y.names_n ? (double)i : L->y.t.at[i]));
+        fputs("h-4", f);
+    }
     fputs("\"/>\n", f);
     for (size_t i = 0; i < nx; i += sx) {
         double x = axis_px(&L->x, L->x.names_n ? (double)i : L->x.t.at[i]);
-        if (!L->x.names_n) text(f, x, L->bottom + 16, FONT_TICK, "middle", NULL, L->x.t.label[i], 24);
-        else if (!L->slanted) text(f, x, L->bottom + 16, FONT_TICK, "middle", NULL, L->x.names[i], 40);
+        if (!L->x.names_n)
+            text(f, x, L->bottom + 16, FONT_TICK, "middle", NULL, L->x.t.label[i], 24);
+        else if (!L->slanted)
+            text(f, x, L->bottom + 16, FONT_TICK, "middle", NULL, L->x.names[i], 40);
         else {
             fputs("<text transform=\"translate(", f);
             num(f, x + 3);
             fputc(',', f);
             num(f, L->bottom + 12);
             fprintf(f, ") rotate(-40)\" font-size=\"%g\" text-anchor=\"end\">", FONT_TICK);
-            escaped(f, L->x.names[i], (size_t)(0.35 * p->fig->panel_height / (EM_PER_CHAR * FONT_TICK)));
+            escaped(f, L->x.names[i], (size_t)(0.35 * fig->panel_height / (EM_PER_CHAR * FONT_TICK)));
             fputs("</text>\n", f);
         }
     }
     for (size_t i = 0; i < ny; i += sy) {
         double y = axis_px(&L->y, L->y.names_n ? (double)i : L->y.t.at[i]) + 0.35 * FONT_TICK;
         text(f, L->left - 7, y, FONT_TICK, "end", NULL, L->y.names_n ? L->y.names[i] : L->y.t.label[i],
-             (size_t)(0.3 * p->fig->panel_width / (EM_PER_CHAR * FONT_TICK)));
+             (size_t)(0.3 * fig->panel_width / (EM_PER_CHAR * FONT_TICK)));
     }
     fputs("</g>\n", f);
-    double below = L->cell_y + p->fig->panel_height - 10;
-    if (p->xlabel && *p->xlabel) text(f, (L->left + L->right) / 2, below, FONT_LABEL, "middle", "class=\"xlabel\"", p->xlabel, 80);
+    double below = L->cell_y + fig->panel_height - 10;
+    if (p->xlabel && *p->xlabel)
+        text(f, (L->left + L->right) / 2, below, FONT_LABEL, "middle", "class=\"xlabel\"", p->xlabel, 80);
     if (p->ylabel && *p->ylabel)
         text_vertical(f, L->cell_x + 10 + 12, (L->top + L->bottom) / 2, FONT_LABEL, 1, p->ylabel, 60);
     if (p->title && *p->title)
@@ -943,12 +1000,18 @@ static void draw_legend(FILE *f, const Layout *L, double label_chars)
         switch (e->kind) {
         case LINE:
             fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", colour);
-            point(f, "M", x, y), fputs("h20\"/>\n", f);
-            if (e->marked) dots_open(f, colour, DOT), dot(f, x + 10, y), fputs("\"/>\n", f);
+            point(f, "M", x, y);
+            fputs("h20\"/>\n", f);
+            if (e->marked) {
+                dots_open(f, colour, DOT);
+                dot(f, x + 10, y);
+                fputs("\"/>\n", f);
+            }
             break;
         case DIAGONAL:
             fputs("<path fill=\"none\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"5 4\" d=\"", f);
-            point(f, "M", x, y), fputs("h20\"/>\n", f);
+            point(f, "M", x, y);
+            fputs("h20\"/>\n", f);
             break;
         case BARS:
             fprintf(f, "<path fill=\"%s\" d=\"", colour);
@@ -972,8 +1035,8 @@ static void draw_legend(FILE *f, const Layout *L, double label_chars)
     if (L->legend_shown < L->legend_n) {
         char more[48];
         snprintf(more, sizeof more, "+ %zu more", L->legend_n - L->legend_shown);
-        text(f, x + 26, L->top + 4 + ((double)L->legend_shown + 0.5) * LEGEND_ROW + 0.35 * FONT_LEGEND, FONT_LEGEND, NULL,
-             NULL, more, 40);
+        text(f, x + 26, L->top + 4 + ((double)L->legend_shown + 0.5) * LEGEND_ROW + 0.35 * FONT_LEGEND, FONT_LEGEND,
+             NULL, NULL, more, 40);
     }
     fputs("</g>\n", f);
 }
@@ -982,24 +1045,31 @@ static void draw_colour_bar(FILE *f, const SvgPanel *p, const Layout *L)
 {
     if (!L->colour_bar) return;
     double x = L->column_x, w = 14, bottom = L->bottom;
-    double top = L->legend_n ? L->top + 4 + (double)(L->legend_shown + (L->legend_shown < L->legend_n)) * LEGEND_ROW + 14 : L->top;
+    double top = L->legend_n
+                     ? L->top + 4 + (double)(L->legend_shown + (L->legend_shown < L->legend_n)) * LEGEND_ROW + 14
+                     : L->top;
     Axis bar = {L->vlo, L->vhi, bottom, top, 0, L->vt, NULL, 0};
     fputs("<g class=\"colorbar\">\n<g shape-rendering=\"crispEdges\">\n", f);
     for (int k = 0; k < LEVELS; k++) {
         char colour[8];
-        hex(colour, L->map, level_t(L, k));
+        hex(colour, L->map, level_t(k));
         fprintf(f, "<path fill=\"%s\" d=\"", colour);
         rect(f, x, bottom + (top - bottom) * k / LEVELS, x + w, bottom + (top - bottom) * (k + 1) / LEVELS);
         fputs("\"/>\n", f);
     }
     fputs("</g>\n<path fill=\"none\" stroke=\"#444\" stroke-width=\"1\" d=\"", f);
     rect(f, x, top, x + w, bottom);
-    for (size_t i = 0; i < L->vt.n; i++) point(f, "M", x + w, axis_px(&bar, L->vt.at[i])), fputs("h3", f);
+    for (size_t i = 0; i < L->vt.n; i++) {
+        point(f, "M", x + w, axis_px(&bar, L->vt.at[i]));
+        fputs("h3", f);
+    }
     fputs("\"/>\n", f);
     for (size_t i = 0; i < L->vt.n; i++)
-        text(f, x + w + 6, axis_px(&bar, L->vt.at[i]) + 0.35 * FONT_TICK, FONT_TICK, NULL, "fill=\"#333\"", L->vt.label[i], 24);
+        text(f, x + w + 6, axis_px(&bar, L->vt.at[i]) + 0.35 * FONT_TICK, FONT_TICK, NULL, "fill=\"#333\"",
+             L->vt.label[i], 24);
     if (p->scale_label && *p->scale_label)
-        text_vertical(f, x + w + 6 + ticks_width(&L->vt, FONT_TICK) + 10, (top + bottom) / 2, FONT_LABEL, 0, p->scale_label, 60);
+        text_vertical(f, x + w + 6 + ticks_width(&L->vt, FONT_TICK) + 10, (top + bottom) / 2, FONT_LABEL, 0,
+                      p->scale_label, 60);
     fputs("</g>\n", f);
 }
 
@@ -1021,8 +1091,10 @@ static void draw_panel(FILE *f, const SvgFigure *fig, const SvgPanel *p, int ind
                 rank += s->kind == BARS;
                 continue;
             }
-            series_open(f, s->kind == HEATMAP ? (p->scale_label ? p->scale_label : "heat map")
-                           : s->kind == CLASSES ? "classes" : s->name ? s->name : "");
+            series_open(f, s->kind == HEATMAP   ? (p->scale_label ? p->scale_label : "heat map")
+                           : s->kind == CLASSES ? "classes"
+                           : s->name            ? s->name
+                                                : "");
             switch (s->kind) {
             case HEATMAP: draw_heatmap(f, &L, s); break;
             case BARS: draw_bars(f, &L, s, rank++, bars, p->log_y); break;
@@ -1031,10 +1103,10 @@ static void draw_panel(FILE *f, const SvgFigure *fig, const SvgPanel *p, int ind
             }
             fputs("</g>\n", f);
         }
-    draw_axes(f, p, &L);
+    draw_axes(f, fig, p, &L);
     if (L.no_data)
-        text(f, (L.left + L.right) / 2, (L.top + L.bottom) / 2, FONT_LABEL, "middle", "fill=\"#888\" font-style=\"italic\"",
-             "no data", 10);
+        text(f, (L.left + L.right) / 2, (L.top + L.bottom) / 2, FONT_LABEL, "middle",
+             "fill=\"#888\" font-style=\"italic\"", "no data", 10);
     draw_legend(f, &L, fmin(0.3 * fig->panel_width, 200) / (EM_PER_CHAR * FONT_LEGEND));
     draw_colour_bar(f, p, &L);
     fputs("</g>\n", f);
