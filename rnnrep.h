@@ -857,7 +857,7 @@ void svg_scatter_values(SvgPanel *p, const char *name, const double *x, const do
 /* Bar i at x = i (a category) from 0 to value[i], with a whisker lo[i] .. hi[i] unless lo or
  * hi is NULL (or the bound NaN). The bar series of a panel stand side by side in each category. */
 void svg_bars(SvgPanel *p, const char *name, const double *value, const double *lo, const double *hi, size_t n);
-/* values (rows, cols): cell (i, j) is a square centred at x = j, y = i, row 0 at the top,
+/* values (rows, cols): cell (i, j) is a rectangle centred at x = j, y = i, row 0 at the top,
  * coloured through the panel's colour scale. */
 void svg_heatmap(SvgPanel *p, const double *values, size_t rows, size_t cols);
 /* The reference line y = x (dashed), over x and y axes made equal (both linear). */

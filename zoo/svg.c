@@ -876,7 +876,7 @@ static void draw_bars(FILE *f, const Layout *L, const Series *s, size_t rank, si
 
 static void draw_heatmap(FILE *f, const Layout *L, const Series *s)
 {
-    int *levels = rr_malloc((s->n ? s->n : 1) * sizeof *levels, "svg heat map");
+    int *levels = rr_malloc(s->n * sizeof *levels, "svg heat map");
     for (size_t i = 0; i < s->n; i++) levels[i] = cell_drawn(s, i) ? level(L, s->v[i]) : -1;
     fputs("<g shape-rendering=\"crispEdges\">\n", f);
     for (int g = 0; g < LEVELS; g++) {
@@ -902,7 +902,6 @@ static void draw_heatmap(FILE *f, const Layout *L, const Series *s)
 static void draw_diagonal(FILE *f, const Layout *L)
 {
     double lo = fmax(L->x.lo, L->y.lo), hi = fmin(L->x.hi, L->y.hi);
-    if (L->y.log && lo <= 0) lo = L->y.lo;
     int steps = L->y.log ? 48 : 1;
     fputs("<path fill=\"none\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"5 4\" d=\"", f);
     for (int i = 0; i <= steps; i++) {
@@ -912,11 +911,7 @@ static void draw_diagonal(FILE *f, const Layout *L)
     fputs("\"/>\n", f);
 }
 
-static int diagonal_visible(const Layout *L)
-{
-    double lo = fmax(L->x.lo, L->y.lo), hi = fmin(L->x.hi, L->y.hi);
-    return lo < hi && (!L->y.log || hi > 0);
-}
+static int diagonal_visible(const Layout *L) { return fmax(L->x.lo, L->y.lo) < fmin(L->x.hi, L->y.hi); }
 
 /* Light lines at the numeric ticks, under the data. */
 static void draw_grid(FILE *f, const Layout *L)
@@ -980,8 +975,7 @@ static void draw_axes(FILE *f, const SvgFigure *fig, const SvgPanel *p, const La
     }
     fputs("</g>\n", f);
     double below = L->cell_y + fig->panel_height - 10;
-    if (p->xlabel && *p->xlabel)
-        text(f, (L->left + L->right) / 2, below, FONT_LABEL, "middle", "class=\"xlabel\"", p->xlabel, 80);
+    if (p->xlabel && *p->xlabel) text(f, (L->left + L->right) / 2, below, FONT_LABEL, "middle", NULL, p->xlabel, 80);
     if (p->ylabel && *p->ylabel)
         text_vertical(f, L->cell_x + 10 + 12, (L->top + L->bottom) / 2, FONT_LABEL, 1, p->ylabel, 60);
     if (p->title && *p->title)
@@ -1081,8 +1075,10 @@ static void draw_panel(FILE *f, const SvgFigure *fig, const SvgPanel *p, int ind
     draw_grid(f, &L);
     size_t bars = 0, rank = 0;
     for (size_t k = 0; k < p->count; k++) bars += p->series[k].kind == BARS;
-    /* heat maps, bars and the diagonal under the lines and dots */
-    for (int pass = 0; pass < 2; pass++)
+    /* heat maps, bars and the diagonal; the axes over them; lines and dots over the axes, so
+     * that a dot on the frame shows whole */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) draw_axes(f, fig, p, &L);
         for (size_t k = 0; k < p->count; k++) {
             const Series *s = &p->series[k];
             int under = s->kind == HEATMAP || s->kind == BARS || s->kind == DIAGONAL;
@@ -1103,7 +1099,7 @@ static void draw_panel(FILE *f, const SvgFigure *fig, const SvgPanel *p, int ind
             }
             fputs("</g>\n", f);
         }
-    draw_axes(f, fig, p, &L);
+    }
     if (L.no_data)
         text(f, (L.left + L.right) / 2, (L.top + L.bottom) / 2, FONT_LABEL, "middle",
              "fill=\"#888\" font-style=\"italic\"", "no data", 10);
