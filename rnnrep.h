@@ -792,7 +792,7 @@ double angle_from_sincos(double sin_a, double cos_a);
 double circular_mae(const double *truth_degrees, const double *pred_degrees, size_t n);
 
 /* ------------------------------------------------------------------------------------------
- * Files (zoo/): .npy, IDX, JSON, safetensors.
+ * Files (zoo/): .npy, IDX, JSON, safetensors, CSV, SVG.
  * ---------------------------------------------------------------------------------------- */
 /* Each function returns RR_OK or an RR_ERR_* code with "<path>: <problem>" in err (see rr_error). */
 /* --- float16 (IEEE binary16), bit-exact with NumPy's npy_floatbits_to_halfbits,
@@ -993,6 +993,103 @@ void csv_double(Csv *c, double x, const char *end);   /* x, then end ("," or "\n
  * a missing file gives the header alone. */
 int csv_load_upto(Csv *c, const char *path, const char *header, int64_t max_step, char *err);
 int csv_write(const Csv *c, const char *path, char *err);   /* path.tmp, then rename */
+
+/* --- SVG figures (zoo/svg.c), the pictures of SPEC.md §10: standalone files (no scripts, no
+ * external references) with a figure title and a grid of panels, each with axes, nice ticks,
+ * axis labels, a title, and a legend and/or a colour bar. Series copy their data when added;
+ * points with a NaN or infinite coordinate (beyond +-1e300, or y < 1e-300 on a log axis) are
+ * skipped, a line breaks there, a heat-map cell stays blank. Every point drawn lies inside the
+ * axes: ranges are taken from the data (bars also include 0 and their whiskers) and widened to
+ * nice ticks. Colours follow names: the k-th distinct name of the figure (series or class) gets
+ * colour k mod 10 of a categorical palette, in every panel.
+ *
+ *     SvgFigure fig;
+ *     svg_begin(&fig, "Emulation loss", 2, 1);                   // 2 columns, 1 row
+ *     SvgPanel *p = svg_panel(&fig, 0, "validation", "step", "loss");
+ *     svg_log_y(p);
+ *     svg_line(p, "interactive", steps, loss, n);                // one per encoder
+ *     ...
+ *     int rc = svg_write(&fig, "figures/loss.svg", err);
+ *     svg_free(&fig);
+ * ---------------------------------------------------------------------------------------- */
+typedef enum SvgColourMap {
+    SVG_VIRIDIS, /* sequential, dark purple -> yellow (matplotlib's viridis) */
+    SVG_CYCLIC   /* wraps: t and t + 1 give one colour (angles); light, blue, dark, red, light */
+} SvgColourMap;
+
+typedef struct SvgPanel SvgPanel;   /* opaque; owned by its figure, which must not be moved */
+typedef struct SvgFigure {
+    char *title;
+    int cols, rows;                   /* the grid of panels; panel index = row * cols + col */
+    double panel_width, panel_height; /* pixels per grid cell: 440 x 330 unless changed before svg_write */
+    SvgPanel *panels;                 /* cols * rows */
+    char **names;                     /* series names in order of first use (their colours) */
+    size_t name_count;
+} SvgFigure;
+
+void svg_begin(SvgFigure *fig, const char *title, int cols, int rows);
+void svg_free(SvgFigure *fig);
+/* Panel index (0 .. cols * rows - 1) with its title and axis labels; a grid cell never asked
+ * for stays blank. */
+SvgPanel *svg_panel(SvgFigure *fig, int index, const char *title, const char *xlabel, const char *ylabel);
+void svg_log_y(SvgPanel *p);                   /* log-scale y: ticks 10^k, or 1, 2, 5 x 10^k */
+/* The axes cover at least [x0, x1] x [y0, y1] (a NaN bound asks nothing), e.g. 0..1 for accuracy. */
+void svg_include(SvgPanel *p, double x0, double x1, double y0, double y1);
+/* Category axes: ticks at 0 .. n-1 named names[i]; the axis spans [-0.5, n - 0.5] (and any
+ * point beyond). Long x names are written at a slant. */
+void svg_x_categories(SvgPanel *p, const char *const *names, size_t n);
+void svg_y_categories(SvgPanel *p, const char *const *names, size_t n);
+/* The panel's colour bar, for svg_scatter_values and svg_heatmap: values lo .. hi map to the
+ * ends of the map (NaN: the data's min / max; lo > hi reverses the map); SVG_VIRIDIS clamps
+ * outside, SVG_CYCLIC wraps (e.g. 0 .. 360 for angles). Without this call: viridis over the
+ * data, unlabelled. Dots and cells are painted in 64 shades of the map. */
+void svg_colour_scale(SvgPanel *p, SvgColourMap map, const char *label, double lo, double hi);
+
+/* Series; x, y and v hold n values each. x may be NULL (then x = 0 .. n-1); name may be NULL
+ * (no legend entry). On an x axis with categories, bars or a heat map, x is a category index. */
+void svg_line(SvgPanel *p, const char *name, const double *x, const double *y, size_t n);
+void svg_line_marked(SvgPanel *p, const char *name, const double *x, const double *y, size_t n); /* + a dot per point */
+void svg_scatter(SvgPanel *p, const char *name, const double *x, const double *y, size_t n);
+/* Point i coloured by its class cls[i] in 0 .. classes-1 (another value skips it); the legend
+ * names the classes that occur. */
+void svg_scatter_classes(SvgPanel *p, const double *x, const double *y, const int *cls, size_t n,
+                         const char *const *class_names, size_t classes);
+/* Point i coloured by value v[i] through the panel's colour scale. */
+void svg_scatter_values(SvgPanel *p, const char *name, const double *x, const double *y, const double *v, size_t n);
+/* Bar i at x = i (a category) from 0 to value[i], with a whisker lo[i] .. hi[i] unless lo or
+ * hi is NULL (or the bound NaN). The bar series of a panel stand side by side in each category. */
+void svg_bars(SvgPanel *p, const char *name, const double *value, const double *lo, const double *hi, size_t n);
+/* values (rows, cols): cell (i, j) is a rectangle centred at x = j, y = i, row 0 at the top,
+ * coloured through the panel's colour scale. */
+void svg_heatmap(SvgPanel *p, const double *values, size_t rows, size_t cols);
+/* The reference line y = x (dashed), over x and y axes made equal (both linear). */
+void svg_diagonal(SvgPanel *p);
+/* Writes the figure atomically (path.tmp, then rename). RR_OK or RR_ERR_OPEN / RR_ERR_IO
+ * with "<path>: <problem>". */
+int svg_write(const SvgFigure *fig, const char *path, char *err);
+
+/* Colour map at t (0 = first colour, 1 = last; SVG_VIRIDIS clamps, SVG_CYCLIC wraps), by
+ * linear interpolation between the map's control points, each channel rounded to 0..255. */
+void svg_colour(SvgColourMap map, double t, unsigned char rgb[3]);
+
+/* Nice ticks for data in [lo, hi] (lo <= hi, both within +-1e300; lo >= 1e-300 when log),
+ * as every axis and colour bar uses them. Linear: the step s = 1, 2 or 5 x 10^k is the
+ * smallest giving at most 6 intervals; unless fixed, the axis widens to [floor(lo / s) s,
+ * ceil(hi / s) s]; ticks at the multiples of s on the axis: [0, 0.93] -> 0, 0.2, .., 1.0.
+ * Fixed keeps [lo, hi] as the axis. Log (never fixed): ticks at 10^k (every m-th decade
+ * beyond 6), else at 1, 2, 5 x 10^k, else at 1..9 x 10^k, the first giving 4 ticks or more,
+ * the axis from the tick at or below lo to the tick at or above hi: [0.013, 0.051] -> 0.01,
+ * 0.02, 0.05, 0.1. A range too narrow to tick (lo == hi) is widened first. Labels share
+ * their decimals ("0.0", "0.2"); steps from 1000 with values from 10^4 read "5k", "20k"
+ * (steps from 10^6: "2M"); steps below 10^-3 and values from 10^15 read "2e-4", "1e20". */
+#define SVG_MAX_TICKS 12
+typedef struct SvgTicks {
+    double lo, hi;                      /* the axis range */
+    size_t n;
+    double at[SVG_MAX_TICKS];
+    char label[SVG_MAX_TICKS][24];
+} SvgTicks;
+void svg_ticks(double lo, double hi, int log, int fixed, SvgTicks *t);
 
 /* ------------------------------------------------------------------------------------------
  * Task families (zoo/): formal languages and tiled rotated sequential MNIST.
