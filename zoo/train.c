@@ -90,7 +90,6 @@ int train_settings_configs(const TrainSettings *s, ZooShape zoo, EncoderConfig *
 {
     int rc = encoder_preset(s->encoder, zoo, enc, err);
     if (rc) return rc;
-    if (s->steps == 0 && s->eval_every == 0) return rr_error(err, RR_ERR_FORMAT, "eval_every must be positive");
     if (!s->batch || !s->eval_every || !s->hidden || !s->d_model || !s->layers || !s->channels || !s->core || !s->width)
         return rr_error(err, RR_ERR_FORMAT, "batch, eval_every and the widths must be positive");
     if (s->d_model % enc->heads) return rr_error(err, RR_ERR_FORMAT, "d_model %zu must split into %zu heads", s->d_model, enc->heads);
