@@ -826,7 +826,7 @@ static const char train_help[] =
     "presets (README.md lists what each sets):\n"
     "  paper   the official recipe: 100,001 updates, batch 64, evaluation every 1000 steps,\n"
     "          emulator and probing core width 256 (the default)\n"
-    "  small   widths 64, 4,001 updates, evaluation every 250 steps\n"
+    "  small   widths 64, 2,001 updates, evaluation every 100 steps\n"
     "  tiny    widths 16, 13 updates of batch 8: seconds, for tests\n"
     "\n"
     "options (each overrides the preset):\n"

@@ -58,8 +58,8 @@ int train_settings_preset(TrainSettings *s, const char *preset, const char *enco
     s->clone_images = 1000;
     if (!strcmp(preset, "paper")) return RR_OK;
     if (!strcmp(preset, "small")) { /* one encoder on a small zoo in minutes on 2 cores */
-        s->steps = 4000;
-        s->eval_every = 250;
+        s->steps = 2000;
+        s->eval_every = 100;
         s->width = 64;
         s->core = 64;
         s->hidden = 64;
