@@ -220,8 +220,8 @@ static Tensor *binary_op(Tape *t, OpKind op, Tensor *a, Tensor *b)
 }
 
 /* z = a op b with loss sum(z * r): z, da and db (both starting from nonzero gradients)
- * against the naive loops. z and da are single roundings of the same operands, so they must
- * agree exactly; db sums in double in either order, so it agrees to rounding. */
+ * against the naive loops. z and da are the same operations on the same operands, so they
+ * must agree exactly; db sums in double in another order, so it agrees to rounding. */
 static void check_broadcast_case(Rng *rng, OpKind op, int nda, const size_t *sa, int ndb, const size_t *sb)
 {
     Tape t;
@@ -270,7 +270,8 @@ static void check_broadcast_naive(void)
 {
     static const struct { int nda; size_t a[RR_MAXDIM]; int ndb; size_t b[RR_MAXDIM]; } shapes[] = {
         {3, {2, 3, 4}, 3, {2, 3, 4}},      /* like a */
-        {3, {2, 3, 4}, 2, {3, 4}},         /* the same size, fewer dims */
+        {3, {1, 3, 4}, 2, {3, 4}},         /* the same size, fewer dims */
+        {3, {2, 3, 4}, 2, {3, 4}},         /* a trailing matrix */
         {2, {5, 7}, 1, {7}},               /* a trailing vector */
         {4, {3, 4, 5, 6}, 4, {3, 4, 1, 6}}, /* rows: (B, C, 1, K) */
         {4, {3, 4, 5, 6}, 4, {3, 4, 5, 1}}, /* columns: (B, C, N, 1) */
