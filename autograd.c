@@ -446,54 +446,93 @@ void tape_backward(Tape *t, Tensor *loss)
 
 /* ========================================================================================
  * Elementwise binary ops with broadcasting: b is right-aligned with a and each of its dims
- * equals a's or is 1. For a different shape, index[i] is the element of b that meets
- * element i of a, walked out once per op like an odometer (no division per element).
+ * equals a's or is 1; the result has a's shape. b is read by strides, 0 along the dims it is
+ * broadcast over. Neighbouring dims that b reads alike are merged first, and dims of size 1
+ * dropped, which leaves rows of a's last merged dim along which b is either contiguous or
+ * constant, so every case runs as plain inner loops the compiler vectorises:
+ *     b like a                  one row of a->size, b contiguous
+ *     b (n) against (.., n)     rows of n, each reading b from 0
+ *     b (B, C, 1, K)            against (B, C, N, K): rows of K, b contiguous from (b C + c) K
+ *     b (B, C, N, 1)            against (B, C, N, K): rows of K, b constant, b[(b C + c) N + n]
  * ====================================================================================== */
 
-/* Checks the shapes; returns NULL when b has a's size (elementwise), else the index map
- * (malloc'd, a->size entries). */
-static size_t *broadcast_index(const char *name, const Tensor *a, const Tensor *b)
+typedef struct Broadcast {
+    int nd;                   /* merged dims of a, outermost first */
+    size_t n[RR_MAXDIM];      /* their sizes */
+    size_t stride[RR_MAXDIM]; /* b's stride along each; stride[nd - 1] is 1 or 0 */
+    size_t rows, row;         /* rows = n[0] ... n[nd - 2], row = n[nd - 1] */
+} Broadcast;
+
+/* Checks the shapes (stopping with the op's name and both shapes) and merges the dims. */
+static Broadcast broadcast_of(const char *name, const Tensor *a, const Tensor *b)
 {
     if (b->ndim > a->ndim) shape_error(name, a, b, "cannot broadcast the second into the first");
-    int off = a->ndim - b->ndim, nd = a->ndim;
-    size_t stride[RR_MAXDIM], count[RR_MAXDIM] = {0}, sb = 1;
-    for (int i = nd - 1; i >= 0; i--) {
-        size_t db = i >= off ? b->shape[i - off] : 1;
+    int off = a->ndim - b->ndim, nd = 0;
+    size_t n[RR_MAXDIM], stride[RR_MAXDIM], sb = 1; /* innermost first */
+    for (int i = a->ndim - 1; i >= 0; i--) {
+        size_t db = i >= off ? b->shape[i - off] : 1, s = db == 1 ? 0 : sb;
         if (db != a->shape[i] && db != 1) shape_error(name, a, b, "cannot broadcast the second into the first");
-        stride[i] = db == 1 ? 0 : sb;
         sb *= db;
-    }
-    if (a->size == b->size) return NULL;
-    size_t *index = rr_malloc(a->size * sizeof *index, "broadcast index"), j = 0;
-    for (size_t i = 0; i < a->size; i++) {
-        index[i] = j;
-        for (int d = nd - 1; d >= 0; d--) { /* next index of a: carry through the dims */
-            j += stride[d];
-            if (++count[d] < a->shape[d]) break;
-            j -= count[d] * stride[d];
-            count[d] = 0;
+        if (a->shape[i] == 1) continue;                       /* moves neither index */
+        if (nd > 0 && s == stride[nd - 1] * n[nd - 1]) {      /* continues the inner dim */
+            n[nd - 1] *= a->shape[i];
+            continue;
         }
+        n[nd] = a->shape[i];
+        stride[nd++] = s;
     }
-    return index;
+    if (nd == 0) { /* a single element */
+        n[0] = 1;
+        stride[nd++] = 0;
+    }
+    Broadcast bc;
+    bc.nd = nd;
+    bc.rows = 1;
+    for (int d = 0; d < nd; d++) {
+        bc.n[d] = n[nd - 1 - d];
+        bc.stride[d] = stride[nd - 1 - d];
+        if (d < nd - 1) bc.rows *= bc.n[d];
+    }
+    bc.row = bc.n[nd - 1];
+    return bc;
 }
 
-static Tensor *binary(Tape *t, OpKind op, const char *name, Tensor *a, Tensor *b)
+/* b's offset at the next row, given its offset j at this one: an odometer over the merged
+ * dims but the last (no division per row). */
+static size_t next_row(const Broadcast *bc, size_t *count, size_t j)
 {
-    size_t *index = broadcast_index(name, a, b);
-    Tensor *out = result(t, a->ndim, a->shape, a, b);
-    const real *x = a->data, *y = b->data;
-    real *z = out->data;
-    size_t n = a->size;
-    if (!index) {
+    for (int d = bc->nd - 2; d >= 0; d--) {
+        j += bc->stride[d];
+        if (++count[d] < bc->n[d]) return j;
+        j -= count[d] * bc->stride[d];
+        count[d] = 0;
+    }
+    return j;
+}
+
+/* One row: z = x op y, y contiguous (step 1) or the constant y[0] (step 0). */
+static void binary_row(OpKind op, size_t n, const real *restrict x, const real *restrict y, size_t step,
+                       real *restrict z)
+{
+    if (step) {
         if (op == OP_ADD) for (size_t i = 0; i < n; i++) z[i] = x[i] + y[i];
         if (op == OP_SUB) for (size_t i = 0; i < n; i++) z[i] = x[i] - y[i];
         if (op == OP_MUL) for (size_t i = 0; i < n; i++) z[i] = x[i] * y[i];
     } else {
-        if (op == OP_ADD) for (size_t i = 0; i < n; i++) z[i] = x[i] + y[index[i]];
-        if (op == OP_SUB) for (size_t i = 0; i < n; i++) z[i] = x[i] - y[index[i]];
-        if (op == OP_MUL) for (size_t i = 0; i < n; i++) z[i] = x[i] * y[index[i]];
+        real s = y[0];
+        if (op == OP_ADD) for (size_t i = 0; i < n; i++) z[i] = x[i] + s;
+        if (op == OP_SUB) for (size_t i = 0; i < n; i++) z[i] = x[i] - s;
+        if (op == OP_MUL) for (size_t i = 0; i < n; i++) z[i] = x[i] * s;
     }
-    free(index);
+}
+
+static Tensor *binary(Tape *t, OpKind op, const char *name, Tensor *a, Tensor *b)
+{
+    Broadcast bc = broadcast_of(name, a, b);
+    Tensor *out = result(t, a->ndim, a->shape, a, b);
+    size_t count[RR_MAXDIM] = {0}, j = 0, step = bc.stride[bc.nd - 1];
+    for (size_t r = 0; r < bc.rows; r++, j = next_row(&bc, count, j))
+        binary_row(op, bc.row, a->data + r * bc.row, b->data + j, step, out->data + r * bc.row);
     if (out->grad) push(t, op, out, a, b);
     return out;
 }
@@ -502,30 +541,63 @@ Tensor *op_add(Tape *t, Tensor *a, Tensor *b) { return binary(t, OP_ADD, "add", 
 Tensor *op_sub(Tape *t, Tensor *a, Tensor *b) { return binary(t, OP_SUB, "sub", a, b); }
 Tensor *op_mul(Tape *t, Tensor *a, Tensor *b) { return binary(t, OP_MUL, "mul", a, b); }
 
+/* sum_i g[i] x[i] (or sum_i g[i] when x is NULL) in double, in a fixed order that the
+ * compiler can vectorise: term i goes to partial sum i mod 8, and the eight are added pairwise. */
+static double row_sum(size_t n, const real *restrict g, const real *restrict x)
+{
+    double lane[8] = {0};
+    size_t i = 0;
+    if (x)
+        for (; i + 8 <= n; i += 8)
+            for (int l = 0; l < 8; l++) lane[l] += (double)g[i + l] * (double)x[i + l];
+    else
+        for (; i + 8 <= n; i += 8)
+            for (int l = 0; l < 8; l++) lane[l] += (double)g[i + l];
+    for (; i < n; i++) lane[i % 8] += (double)g[i] * (x ? (double)x[i] : 1.0);
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+/* One row of b's gradient before its sign, in double: g (x NULL) or g * x, added element by
+ * element into acc (step 1) or summed into acc[0] (step 0). */
+static void reduce_row(size_t n, const real *restrict g, const real *restrict x, size_t step, double *restrict acc)
+{
+    if (step && x) for (size_t i = 0; i < n; i++) acc[i] += (double)g[i] * (double)x[i];
+    else if (step) for (size_t i = 0; i < n; i++) acc[i] += (double)g[i];
+    else acc[0] += row_sum(n, g, x);
+}
+
 /* z = a + b, z = a - b: da += g; db += ±g summed over broadcast dims.
- * z = a * b: da += g * b; db += g * a summed over broadcast dims (in double, then added). */
+ * z = a * b: da += g * b; db += g * a summed over broadcast dims.
+ * One pass over a's rows, each read once for both gradients; the sums over broadcast dims
+ * run in double, in a's element order, and are added to db at the end. */
 static void binary_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0], *b = e->in[1];
-    size_t *index = broadcast_index("backward", a, b), n = a->size;
-    const real *g = e->out->grad;
+    Broadcast bc = broadcast_of("backward", a, b);
+    size_t row = bc.row, step = bc.stride[bc.nd - 1], count[RR_MAXDIM] = {0}, j = 0;
     int mul = e->op == OP_MUL;
-    if (a->grad) {
-        if (mul) for (size_t i = 0; i < n; i++) a->grad[i] += g[i] * b->data[index ? index[i] : i];
-        else for (size_t i = 0; i < n; i++) a->grad[i] += g[i];
-    }
-    if (b->grad) {
-        real sign = e->op == OP_SUB ? -1 : 1;
-        if (!index) {
-            for (size_t i = 0; i < n; i++) b->grad[i] += sign * g[i] * (mul ? a->data[i] : 1);
-        } else {
-            double *acc = rr_calloc(b->size, sizeof *acc, "broadcast gradient");
-            for (size_t i = 0; i < n; i++) acc[index[i]] += (double)g[i] * (mul ? (double)a->data[i] : 1.0);
-            for (size_t j = 0; j < b->size; j++) b->grad[j] += (real)(sign * acc[j]);
-            free(acc);
+    real sign = e->op == OP_SUB ? -1 : 1;
+    double *acc = b->grad && b->size != a->size ? rr_calloc(b->size, sizeof *acc, "broadcast gradient") : NULL;
+    for (size_t r = 0; r < bc.rows; r++, j = next_row(&bc, count, j)) {
+        const real *restrict g = e->out->grad + r * row, *restrict x = a->data + r * row, *restrict y = b->data + j;
+        if (a->grad) {
+            real *restrict da = a->grad + r * row;
+            if (!mul) for (size_t i = 0; i < row; i++) da[i] += g[i];
+            else if (step) for (size_t i = 0; i < row; i++) da[i] += g[i] * y[i];
+            else for (size_t i = 0; i < row; i++) da[i] += g[i] * y[0];
+        }
+        if (acc) {
+            reduce_row(row, g, mul ? x : NULL, step, acc + j);
+        } else if (b->grad) { /* nothing broadcast: b laid out like a */
+            real *restrict db = b->grad + j;
+            if (mul) for (size_t i = 0; i < row; i++) db[i] += g[i] * x[i];
+            else for (size_t i = 0; i < row; i++) db[i] += sign * g[i];
         }
     }
-    free(index);
+    if (acc) {
+        for (size_t k = 0; k < b->size; k++) b->grad[k] += (real)(sign * acc[k]);
+        free(acc);
+    }
 }
 
 /* z = s * a: da += s * g */
@@ -569,7 +641,8 @@ static size_t leading_size(const Tensor *a)
 }
 
 /* (.., M, K) x (.., K, N) -> (.., M, N), op = transpose of the last two dims when flagged.
- * b is either batched like a or 2-D and shared. */
+ * Both are batched alike, or one of them is 2-D and shared by every batch element of the
+ * other: (.., M, K) x (K, N), or (M, K) x (.., K, N) (a 1×1 convolution W x[b] over a batch). */
 Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
 {
     if (a->ndim < 2 || b->ndim < 2) shape_error("matmul", a, b, "needs two dims each");
@@ -577,25 +650,26 @@ Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
     size_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
     size_t M = trans_a ? ac : ar, K = trans_a ? ar : ac, Kb = trans_b ? bc : br, N = trans_b ? br : bc;
     if (K != Kb) shape_error("matmul", a, b, "inner dims differ");
-    size_t batch = leading_size(a);
-    int shared = b->ndim == 2;
-    if (!shared) {
+    int shared_a = a->ndim == 2 && b->ndim > 2, shared_b = b->ndim == 2;
+    const Tensor *batched = shared_a ? b : a; /* the operand whose leading dims the result has */
+    if (!shared_a && !shared_b) {
         if (b->ndim != a->ndim) shape_error("matmul", a, b, "batch dims differ");
         for (int i = 0; i < a->ndim - 2; i++)
             if (a->shape[i] != b->shape[i]) shape_error("matmul", a, b, "batch dims differ");
     }
-    size_t shape[RR_MAXDIM];
-    for (int i = 0; i < a->ndim - 2; i++) shape[i] = a->shape[i];
-    shape[a->ndim - 2] = M;
-    shape[a->ndim - 1] = N;
-    Tensor *out = result(t, a->ndim, shape, a, b);
+    size_t batch = leading_size(batched), shape[RR_MAXDIM];
+    int nd = batched->ndim;
+    for (int i = 0; i < nd - 2; i++) shape[i] = batched->shape[i];
+    shape[nd - 2] = M;
+    shape[nd - 1] = N;
+    Tensor *out = result(t, nd, shape, a, b);
     memset(out->data, 0, out->size * sizeof(real)); /* the kernel accumulates into it */
-    if (shared && !trans_a) /* fold the batch into the rows: one large product */
+    if (shared_b && !trans_a) /* fold the batch into the rows: one large product */
         gemm_fast(batch * M, N, K, a->data, ac, 0, b->data, bc, trans_b, out->data, N);
     else
         for (size_t s = 0; s < batch; s++)
-            gemm_fast(M, N, K, a->data + s * ar * ac, ac, trans_a, b->data + (shared ? 0 : s * br * bc), bc,
-                      trans_b, out->data + s * M * N, N);
+            gemm_fast(M, N, K, a->data + (shared_a ? 0 : s * ar * ac), ac, trans_a,
+                      b->data + (shared_b ? 0 : s * br * bc), bc, trans_b, out->data + s * M * N, N);
     if (out->grad) {
         TapeEntry *e = push(t, OP_MATMUL, out, a, b);
         e->iarg[0] = (size_t)trans_a;
@@ -604,32 +678,34 @@ Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
     return out;
 }
 
-/* C = op(A) op(B):
+/* C = op(A) op(B), per batch element s:
  *   dA += dC op(B)^T   (stored as A^T when trans_a: dA^T += op(B) dC^T)
- *   dB += op(A)^T dC   (stored as B^T when trans_b: dB^T += dC^T op(A)) */
+ *   dB += op(A)^T dC   (stored as B^T when trans_b: dB^T += dC^T op(A))
+ * A shared operand's gradient is the sum of these over s, added in increasing s. */
 static void matmul_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0], *b = e->in[1];
-    int ta = (int)e->iarg[0], tb = (int)e->iarg[1], shared = b->ndim == 2;
+    int ta = (int)e->iarg[0], tb = (int)e->iarg[1];
+    int shared_a = a->ndim == 2 && b->ndim > 2, shared_b = b->ndim == 2;
     size_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
     size_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
     size_t M = ta ? ac : ar, K = ta ? ar : ac, N = tb ? br : bc;
-    size_t batch = leading_size(a);
+    size_t batch = leading_size(shared_a ? b : a);
     const real *g = e->out->grad;
-    if (shared && !ta) { /* folded batch, as in the forward */
+    if (shared_b && !ta) { /* folded batch, as in the forward */
         M *= batch;
         batch = 1;
     }
     for (size_t s = 0; s < batch; s++) {
-        const real *gs = g + s * M * N, *as = a->data + s * M * K;
-        const real *bs = b->data + (shared ? 0 : s * br * bc);
+        size_t sa = shared_a ? 0 : s * M * K, sb = shared_b ? 0 : s * br * bc;
+        const real *gs = g + s * M * N, *as = a->data + sa, *bs = b->data + sb;
         if (a->grad) {
-            real *da = a->grad + s * M * K;
+            real *da = a->grad + sa;
             if (!ta) gemm_fast(M, K, N, gs, N, 0, bs, bc, !tb, da, K);
             else gemm_fast(K, M, N, bs, bc, tb, gs, N, 1, da, M);
         }
         if (b->grad) {
-            real *db = b->grad + (shared ? 0 : s * br * bc);
+            real *db = b->grad + sb;
             if (!tb) gemm_fast(K, N, M, as, ac, !ta, gs, N, 0, db, N);
             else gemm_fast(N, K, M, gs, N, 1, as, ac, ta, db, K);
         }

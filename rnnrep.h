@@ -202,7 +202,9 @@ Tensor *tensor_view(Tape *t, Tensor *a, int ndim, const size_t *shape);
 void tensor_shape_str(const Tensor *a, char *buf, size_t len); /* "(2, 3, 4)" */
 
 /* --- Ops. Each returns a new tensor in t's arena. Broadcasting (add, sub, mul): b is
- * right-aligned with a, and each of b's dims equals a's or is 1; the result has a's shape.
+ * right-aligned with a, and each of b's dims equals a's or is 1; the result has a's shape
+ * (e.g. (B, C, N, K) with (B, C, 1, K), (B, C, N, 1), (1, C, 1, K) or (K)). b's gradient
+ * is summed over the broadcast dims in double.
  * Shape errors stop the program with the op's name and both shapes. -------------------- */
 Tensor *op_add(Tape *t, Tensor *a, Tensor *b);             /* a + b */
 Tensor *op_sub(Tape *t, Tensor *a, Tensor *b);             /* a - b */
@@ -210,7 +212,8 @@ Tensor *op_mul(Tape *t, Tensor *a, Tensor *b);             /* a * b, elementwise
 Tensor *op_scale(Tape *t, Tensor *a, real s);              /* s * a */
 Tensor *op_add_scalar(Tape *t, Tensor *a, real s);         /* a + s */
 /* (.., M, K) x (.., K, N) -> (.., M, N), with optional transposes of the last two dims.
- * Leading (batch) dims must be equal, or b is 2-D and shared by every batch element. */
+ * Leading (batch) dims must be equal, or one operand is 2-D and shared by every batch
+ * element of the other: (.., M, K) x (K, N) or (M, K) x (.., K, N) -> (.., M, N). */
 Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b);
 /* y = x W^T + bias: x (.., in), W (out, in), bias (out) or NULL -> (.., out). */
 Tensor *op_linear(Tape *t, Tensor *x, Tensor *W, Tensor *bias);

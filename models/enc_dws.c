@@ -6,11 +6,10 @@
  * Input. Each LSTM tensor is viewed with its 4 gate blocks as 4 channels, W (G, k) → (4, H, k)
  * and b (G) → (4, H); linear.weight (O, H) and linear.bias (O) are repeated over the 4 channels.
  * Tensors are channels first as in the official code: weights (B, C, rows, cols), biases
- * (B, C, rows). A 1×1 convolution (a mixing of channels at each entry) is then one product
- * W (C_out, C_in) · x[b] (C_in, entries) per sample. The broadcasts of row and column terms
- * are rank-2 products and concatenations, never op_add's general broadcast, which indexes
- * element by element: at the paper's size one forward and backward of a batch of 64 then
- * takes about 0.6 s (float, one core).
+ * (B, C, rows). A 1×1 convolution (a mixing of channels at each entry) is then the product of
+ * the shared W (C_out, C_in) with each sample's x[b] (C_in, entries), one op_matmul over the
+ * batch, and a term that is constant along rows or columns is added by op_add's broadcast
+ * over a size-1 dim: (B, C, 1, cols) or (B, C, rows, 1) onto (B, C, rows, cols).
  *
  * Names. With A_0 = W_ih^0, A_1 = W_ih^1, A_2 = linear.weight and a_l their biases, and
  * B_l = W_hh^l with biases b_l, the official layer keeps the weights in the order
@@ -214,55 +213,17 @@ static Tensor *channel_map(Tape *t, const ChannelMap *m, Tensor *x)
     return op_linear(t, x, tensor_view(t, m->weight, 2, (size_t[]){m->out, m->in}), m->bias);
 }
 
-/* The weight path's terms that are constant over a tensor's entries: layer_rc(g) plus the
- * biases of layer, layer_r and layer_c; g (B, 10 C_in) -> (B, C_out). */
-static Tensor *channel_constant(Tape *t, const DwsMaps *m, Tensor *g)
-{
-    Tensor *c = channel_map(t, &m->layer_rc, g);
-    c = op_add(t, c, m->layer.bias);
-    c = op_add(t, c, m->layer_r.bias);
-    return op_add(t, c, m->layer_c.bias);
-}
-
-/* A tensor of ones, data only. */
-static Tensor *ones(Tape *t, int ndim, const size_t *shape)
-{
-    Tensor *a = tensor_new(t, ndim, shape, 0);
-    init_constant(a, 1);
-    return a;
-}
-
-/* v with a size-1 axis -> n copies along it: the concatenation of n copies of v, whose
- * backward sums the n blocks of the gradient into v (the adjoint of a broadcast). */
-static Tensor *repeat(Tape *t, Tensor *v, int axis, size_t n)
-{
-    Tensor **parts = arena_alloc(&t->arena, n * sizeof *parts);
-    for (size_t i = 0; i < n; i++) parts[i] = v;
-    return op_concat(t, parts, n, axis);
-}
-
-/* v, of the size of shape without its last axis -> shape, constant along the last axis n: the
- * product v · 1^T (rows, 1) (1, n), whose backward is the row sum. (op_add's general broadcast
- * indexes element by element; the layer's broadcasts go through products and concatenations.) */
-static Tensor *repeat_last(Tape *t, Tensor *v, int ndim, const size_t *shape)
-{
-    size_t n = shape[ndim - 1], rows = v->size;
-    Tensor *y = op_matmul(t, tensor_view(t, v, 2, (size_t[]){rows, 1}), ones(t, 2, (size_t[]){1, n}), 0, 0);
-    return tensor_view(t, y, ndim, shape);
-}
-
-/* The weight of a 1×1 convolution, W (out, in), once per sample: (B, out, in). */
-static Tensor *weight_per_sample(Tape *t, const ChannelMap *m, size_t B)
-{
-    return repeat(t, tensor_view(t, m->weight, 3, (size_t[]){1, m->out, m->in}), 0, B);
-}
-
-/* A 1×1 convolution without its bias: y[b] = W x[b], x (B, in, L) -> (B, out, L). The biases
- * of the maps are all constant over the entries, so they are added with the global term. */
+/* A 1×1 convolution without its bias, x (B, in, ..) -> (B, out, ..): y[b] = W x[b], one
+ * product of the shared W (out, in) with each sample's (in, entries). The biases of the maps
+ * are constant over the entries, so they are added with the global term. */
 static Tensor *conv1x1(Tape *t, const ChannelMap *m, Tensor *x)
 {
-    size_t B = x->shape[0], L = x->size / (B * m->in);
-    return op_matmul(t, weight_per_sample(t, m, B), tensor_view(t, x, 3, (size_t[]){B, m->in, L}), 0, 0);
+    size_t B = x->shape[0], shape[RR_MAXDIM];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[1] = m->out;
+    Tensor *W = tensor_view(t, m->weight, 2, (size_t[]){m->out, m->in});
+    Tensor *y = op_matmul(t, W, tensor_view(t, x, 3, (size_t[]){B, m->in, x->size / (B * m->in)}), 0, 0);
+    return tensor_view(t, y, x->ndim, shape);
 }
 
 /* One weight tensor's output (the formula at the top) and its bias's, channels first as in
@@ -271,39 +232,32 @@ static Tensor *conv1x1(Tape *t, const ChannelMap *m, Tensor *x)
 static void equivariant_map(Tape *t, const DwsMaps *m, Tensor *w, Tensor **R, size_t n_r, Tensor **Q, size_t n_q,
                             Tensor *g, Tensor **w_out, Tensor **b_out)
 {
-    size_t B = w->shape[0], N = w->shape[2], K = w->shape[3], C = m->layer.out, BC = B * C;
+    size_t B = w->shape[0], N = w->shape[2], K = w->shape[3], C = m->layer.out;
     Tensor *r = op_concat(t, R, n_r, 1);                                        /* (B, |R| C_in, K) */
     Tensor *q = op_concat(t, Q, n_q, 1);                                        /* (B, |Q| C_in, N) */
-    /* Everything constant over the entries: layer_rc(g) and the four maps' biases. */
-    Tensor *c_w = channel_constant(t, m, g);                                    /* (B, C) */
-    Tensor *z_q = op_add(t, conv1x1(t, &m->layer_c, q), repeat_last(t, c_w, 3, (size_t[]){B, C, N})); /* (B, C, N) */
-    Tensor *z_r = conv1x1(t, &m->layer_r, r);                                   /* (B, C, K) */
-    /* The broadcast sum S[b, c, n, k] = z_q[b, c, n] + z_r[b, c, k] as B C products of rank 2:
-     * [z_q | 1] (N, 2) · [1 ; z_r] (2, K). */
-    Tensor *left = op_concat(t, (Tensor *[]){tensor_view(t, z_q, 3, (size_t[]){BC, N, 1}), ones(t, 3, (size_t[]){BC, N, 1})}, 2, 2);
-    Tensor *right = op_concat(t, (Tensor *[]){ones(t, 3, (size_t[]){BC, 1, K}), tensor_view(t, z_r, 3, (size_t[]){BC, 1, K})}, 2, 1);
-    Tensor *S = op_matmul(t, left, right, 0, 0);                                /* (B C, N, K) */
-    Tensor *z = conv1x1(t, &m->layer, w);                                       /* (B, C, N K) */
-    *w_out = tensor_view(t, op_add(t, z, tensor_view(t, S, 3, z->shape)), 4, (size_t[]){B, C, N, K});
-    Tensor *c_b = op_add(t, channel_map(t, &m->bias_rc, g), m->bias.bias);     /* (B, C) */
-    *b_out = op_add(t, conv1x1(t, &m->bias, q), repeat_last(t, c_b, 3, (size_t[]){B, C, N}));    /* (B, C, N) */
+    /* Linear(g) and the biases of all four maps are constant over the entries: they join
+     * Conv_c(Q) before its broadcast over the columns, one pass over the output fewer. */
+    Tensor *constant = channel_map(t, &m->layer_rc, g);                         /* (B, C) */
+    constant = op_add(t, op_add(t, op_add(t, constant, m->layer.bias), m->layer_r.bias), m->layer_c.bias);
+    Tensor *conv_r = conv1x1(t, &m->layer_r, r);                                /* (B, C, K) */
+    Tensor *conv_c = op_add(t, conv1x1(t, &m->layer_c, q), tensor_view(t, constant, 3, (size_t[]){B, C, 1})); /* (B, C, N) */
+    /* out = conv(W) + Linear(g) + Conv_r(R)[:, None, :] + Conv_c(Q)[:, :, None] */
+    Tensor *out = op_add(t, conv1x1(t, &m->layer, w), tensor_view(t, conv_r, 4, (size_t[]){B, C, 1, K}));
+    *w_out = op_add(t, out, tensor_view(t, conv_c, 4, (size_t[]){B, C, N, 1}));  /* (B, C, N, K) */
+    /* bias out = Conv_b(Q) + Linear_b(g), Conv_b's bias joining Linear_b's */
+    Tensor *constant_b = op_add(t, channel_map(t, &m->bias_rc, g), m->bias.bias); /* (B, C) */
+    *b_out = op_add(t, conv1x1(t, &m->bias, q), tensor_view(t, constant_b, 3, (size_t[]){B, C, 1})); /* (B, C, N) */
 }
 
-/* e (1, ...) -> (B, ...), the same for every sample. */
-static Tensor *per_sample(Tape *t, Tensor *e, size_t B) { return repeat(t, e, 0, B); }
-
-static DwsState dws_layer_forward(Tape *t, const DwsLayer *L, ZooShape z, const DwsState *in)
+static DwsState dws_layer_forward(Tape *t, const DwsLayer *L, const DwsState *in)
 {
-    size_t C = L->c_in, B = in->w[A0]->shape[0];
     DwsState s = *in, out;
-    /* 0. io-embeddings: in_embed (1, C, 1, I) onto A_0 (B, C, H, I), the same for every row;
-     *    out_embed (1, C, O, 1) onto A_2 (B, C, O, H), the same for every column;
-     *    out_bias_embed (1, C, O) onto a_2 (B, C, O). */
-    Tensor *in_e = repeat(t, L->in_embed, 2, z.H);                              /* (1, C, H, I) */
-    Tensor *out_e = repeat_last(t, L->out_embed, 4, (size_t[]){1, C, z.O, z.H});
-    s.w[A0] = op_add(t, s.w[A0], per_sample(t, in_e, B));
-    s.w[A2] = op_add(t, s.w[A2], per_sample(t, out_e, B));
-    s.b[A2] = op_add(t, s.b[A2], per_sample(t, L->out_bias_embed, B));
+    /* 0. io-embeddings, the same for every sample: in_embed (1, C, 1, I) onto A_0 (B, C, H, I),
+     *    the same for every row; out_embed (1, C, O, 1) onto A_2 (B, C, O, H), the same for
+     *    every column; out_bias_embed (1, C, O) onto a_2 (B, C, O). */
+    s.w[A0] = op_add(t, s.w[A0], L->in_embed);
+    s.w[A2] = op_add(t, s.w[A2], L->out_embed);
+    s.b[A2] = op_add(t, s.b[A2], L->out_bias_embed);
 
     Tensor *rowmean[N_WEIGHTS], *colmean[N_WEIGHTS], *means[2 * N_WEIGHTS];
     for (int i = 0; i < N_WEIGHTS; i++) {
@@ -336,7 +290,8 @@ static DwsState dws_layer_forward(Tape *t, const DwsLayer *L, ZooShape z, const 
 
 /* θ (B, P) -> the first layer's input, 4 channels. An LSTM tensor's gate blocks are the
  * channels, which in the flat layout is a mere view: W (B, 4H, k) = (B, 4, H, k), b (B, 4H) =
- * (B, 4, H). The head's weight (B, O, H) and bias (B, O) are repeated over the 4 channels. */
+ * (B, 4, H). The head's weight (B, O, H) and bias (B, O) are repeated over the 4 channels:
+ * 0 + v, with v viewed as (B, 1, O, H) and (B, 1, O) and broadcast by op_add. */
 static DwsState dws_input(Tape *t, ZooShape z, Tensor *theta)
 {
     size_t B = theta->shape[0], H = z.H;
@@ -346,10 +301,13 @@ static DwsState dws_input(Tape *t, ZooShape z, Tensor *theta)
     for (int i = 0; i < N_WEIGHTS; i++) {
         Tensor *w = views[zoo_matrix_of[i]], *b = views[zoo_bias_of[i]]; /* (B, rows, cols), (B, rows) */
         size_t rows = w->shape[1], cols = w->shape[2];
-        if (i == A2) s.w[i] = repeat(t, tensor_view(t, w, 4, (size_t[]){B, 1, rows, cols}), 1, 4);
-        else s.w[i] = tensor_view(t, w, 4, (size_t[]){B, 4, H, cols});
-        if (i == A2) s.b[i] = repeat(t, tensor_view(t, b, 3, (size_t[]){B, 1, rows}), 1, 4);
-        else s.b[i] = tensor_view(t, b, 3, (size_t[]){B, 4, H});
+        if (i == A2) {
+            s.w[i] = op_add(t, tensor_new(t, 4, (size_t[]){B, 4, rows, cols}, 0), tensor_view(t, w, 4, (size_t[]){B, 1, rows, cols}));
+            s.b[i] = op_add(t, tensor_new(t, 3, (size_t[]){B, 4, rows}, 0), tensor_view(t, b, 3, (size_t[]){B, 1, rows}));
+        } else {
+            s.w[i] = tensor_view(t, w, 4, (size_t[]){B, 4, H, cols});
+            s.b[i] = tensor_view(t, b, 3, (size_t[]){B, 4, H});
+        }
     }
     return s;
 }
@@ -361,7 +319,7 @@ Tensor *dws_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTra
     (void)trace;
     DwsState s = dws_input(t, enc->cfg.zoo, theta);
     for (size_t i = 0; i < d->n_layers; i++) {
-        s = dws_layer_forward(t, &d->layer[i], enc->cfg.zoo, &s);
+        s = dws_layer_forward(t, &d->layer[i], &s);
         if (i + 1 < d->n_layers)
             for (int j = 0; j < N_WEIGHTS; j++) {
                 s.w[j] = op_relu(t, s.w[j]);

@@ -101,6 +101,12 @@ static const Case cases[] = {
     {"sub last", c_sub, 2, {3, 3}, {S(2, 3, 4), S(2, 3, 1)}, -1, 1},
     {"mul", c_mul, 2, {3, 3}, {S(2, 3, 4), S(2, 3, 4)}, -1, 1},
     {"mul middle", c_mul, 2, {3, 2}, {S(2, 3, 4), S(1, 4)}, -1, 1},
+    {"add rows", c_add, 2, {4, 4}, {S(2, 3, 4, 5), S(2, 3, 1, 5)}, -1, 1},
+    {"add columns", c_add, 2, {4, 4}, {S(2, 3, 4, 5), S(2, 3, 4, 1)}, -1, 1},
+    {"sub columns, long rows", c_sub, 2, {4, 4}, {S(2, 2, 3, 19), S(2, 2, 3, 1)}, -1, 1},
+    {"mul columns, long rows", c_mul, 2, {4, 3}, {S(2, 2, 3, 19), S(2, 3, 1)}, -1, 1},
+    {"mul embedding", c_mul, 2, {4, 4}, {S(2, 3, 4, 5), S(1, 3, 1, 5)}, -1, 1},
+    {"add scalar-like", c_add, 2, {3, 1}, {S(2, 3, 4), S(1)}, -1, 1},
     {"scale", c_scale, 1, {2}, {S(3, 5)}, -1, 1},
     {"add_scalar", c_add_scalar, 1, {2}, {S(3, 5)}, -1, 1},
     {"matmul nn", c_mm_nn, 2, {2, 2}, {S(3, 4), S(4, 5)}, -1, 1},
@@ -111,6 +117,10 @@ static const Case cases[] = {
     {"matmul batched nt", c_mm_nt, 2, {3, 3}, {S(2, 3, 4), S(2, 5, 4)}, -1, 1},
     {"matmul shared", c_mm_nn, 2, {3, 2}, {S(2, 3, 4), S(4, 5)}, -1, 1},
     {"matmul shared tt", c_mm_tt, 2, {3, 2}, {S(2, 4, 3), S(5, 4)}, -1, 1},
+    {"matmul shared left", c_mm_nn, 2, {2, 3}, {S(3, 4), S(2, 4, 5)}, -1, 1},
+    {"matmul shared left tn", c_mm_tn, 2, {2, 4}, {S(4, 3), S(2, 2, 4, 5)}, -1, 1},
+    {"matmul shared left nt", c_mm_nt, 2, {2, 3}, {S(3, 4), S(3, 5, 4)}, -1, 1},
+    {"matmul shared left tt", c_mm_tt, 2, {2, 3}, {S(4, 3), S(2, 5, 4)}, -1, 1},
     {"linear", c_linear, 3, {3, 2, 1}, {S(2, 3, 4), S(5, 4), S(5)}, -1, 1},
     {"linear no bias", c_linear_nobias, 2, {2, 2}, {S(3, 4), S(5, 4)}, -1, 1},
     {"linear_batched", c_linear_batched, 3, {3, 3, 2}, {S(3, 2, 4), S(3, 5, 4), S(3, 5)}, -1, 1},
@@ -197,6 +207,170 @@ static void check_all_gradients(void)
     }
 }
 
+/* ---- Broadcasting against the simplest correct loop, on awkward shapes ---------------- */
+
+/* The element of b that meets element i of a: i unravelled over a's shape, raveled over b's
+ * (right-aligned), index 0 along b's size-1 dims. */
+static size_t naive_b_index(const Tensor *a, const Tensor *b, size_t i)
+{
+    size_t j = 0, stride = 1;
+    for (int d = a->ndim - 1, e = b->ndim - 1; e >= 0; d--, e--) {
+        size_t k = i % a->shape[d];
+        i /= a->shape[d];
+        if (b->shape[e] != 1) j += k * stride;
+        stride *= b->shape[e];
+    }
+    return j;
+}
+
+static Tensor *binary_op(Tape *t, OpKind op, Tensor *a, Tensor *b)
+{
+    return op == OP_ADD ? op_add(t, a, b) : op == OP_SUB ? op_sub(t, a, b) : op_mul(t, a, b);
+}
+
+/* z = a op b with loss sum(z * r): z, da and db (both starting from nonzero gradients)
+ * against the naive loops. z and da are the same operations on the same operands, so they
+ * must agree exactly; db sums in double in another order, so it agrees to rounding. */
+static void check_broadcast_case(Rng *rng, OpKind op, int nda, const size_t *sa, int ndb, const size_t *sb)
+{
+    Tape t;
+    tape_init(&t);
+    Tensor a = leaf_new(rng, nda, sa, -1, 1), b = leaf_new(rng, ndb, sb, -1, 1);
+    fill_uniform(a.grad, a.size, rng, -1, 1);
+    fill_uniform(b.grad, b.size, rng, -1, 1);
+    real *da = malloc(a.size * sizeof *da), *z = malloc(a.size * sizeof *z);
+    double *acc = calloc(b.size, sizeof *acc), *bound = calloc(b.size, sizeof *bound);
+    Tensor *out = binary_op(&t, op, &a, &b);
+    Tensor *r = tensor_new(&t, nda, sa, 0);
+    fill_uniform(r->data, r->size, rng, -1, 1);
+    const real *g = r->data, *x = a.data, *y = b.data;
+    for (size_t i = 0; i < a.size; i++) {
+        size_t j = naive_b_index(&a, &b, i);
+        z[i] = op == OP_ADD ? x[i] + y[j] : op == OP_SUB ? x[i] - y[j] : x[i] * y[j];
+        da[i] = a.grad[i] + (op == OP_MUL ? g[i] * y[j] : g[i]);
+        double term = (op == OP_SUB ? -1.0 : 1.0) * (double)g[i] * (op == OP_MUL ? (double)x[i] : 1.0);
+        acc[j] += term;
+        bound[j] += fabs(term);
+    }
+    size_t bad_z = 0, bad_da = 0, bad_db = 0;
+    for (size_t i = 0; i < a.size; i++) bad_z += out->data[i] != z[i];
+    real *db0 = malloc(b.size * sizeof *db0);
+    memcpy(db0, b.grad, b.size * sizeof *db0);
+    tape_backward(&t, op_sum_all(&t, op_mul(&t, out, r)));
+    for (size_t i = 0; i < a.size; i++) bad_da += a.grad[i] != da[i];
+    double eps = IS_DOUBLE_BUILD ? 1e-13 : 1e-6;
+    for (size_t j = 0; j < b.size; j++) {
+        double want = (double)db0[j] + acc[j];
+        bad_db += fabs(b.grad[j] - want) > eps * (bound[j] + fabs(db0[j]));
+    }
+    char sa_str[64], sb_str[64];
+    tensor_shape_str(&a, sa_str, sizeof sa_str);
+    tensor_shape_str(&b, sb_str, sizeof sb_str);
+    CHECK(bad_z == 0, "%s %s with %s: %zu of %zu outputs differ from the naive loop", op_names[op], sa_str, sb_str, bad_z, a.size);
+    CHECK(bad_da == 0, "%s %s with %s: %zu of %zu da differ from the naive loop", op_names[op], sa_str, sb_str, bad_da, a.size);
+    CHECK(bad_db == 0, "%s %s with %s: %zu of %zu db differ from the naive loop", op_names[op], sa_str, sb_str, bad_db, b.size);
+    free(da); free(z); free(acc); free(bound); free(db0);
+    leaf_free(&a);
+    leaf_free(&b);
+    tape_free(&t);
+}
+
+static void check_broadcast_naive(void)
+{
+    static const struct { int nda; size_t a[RR_MAXDIM]; int ndb; size_t b[RR_MAXDIM]; } shapes[] = {
+        {3, {2, 3, 4}, 3, {2, 3, 4}},      /* like a */
+        {3, {1, 3, 4}, 2, {3, 4}},         /* the same size, fewer dims */
+        {3, {2, 3, 4}, 2, {3, 4}},         /* a trailing matrix */
+        {2, {5, 7}, 1, {7}},               /* a trailing vector */
+        {4, {3, 4, 5, 6}, 4, {3, 4, 1, 6}}, /* rows: (B, C, 1, K) */
+        {4, {3, 4, 5, 6}, 4, {3, 4, 5, 1}}, /* columns: (B, C, N, 1) */
+        {4, {3, 4, 5, 6}, 4, {1, 4, 1, 6}}, /* DWS in_embed */
+        {4, {2, 3, 5, 7}, 4, {1, 3, 5, 1}}, /* DWS out_embed */
+        {4, {2, 3, 4, 5}, 4, {2, 1, 4, 1}}, /* alternating */
+        {4, {2, 3, 4, 5}, 3, {3, 1, 1}},
+        {4, {2, 3, 4, 5}, 4, {1, 3, 1, 1}},
+        {3, {2, 1, 3}, 2, {1, 3}},         /* size-1 dims in a */
+        {4, {1, 4, 1, 9}, 3, {4, 1, 1}},
+        {3, {4, 1, 5}, 3, {4, 1, 1}},
+        {2, {3, 37}, 2, {3, 1}},           /* row sums of 37 = 4 x 8 lanes + 5 */
+        {3, {2, 13, 19}, 2, {13, 1}},      /* each row sum lands on b twice */
+        {4, {2, 1, 64, 33}, 4, {1, 1, 64, 1}},
+        {2, {3, 5}, 1, {1}},               /* one element of b */
+        {1, {1}, 1, {1}},
+    };
+    Rng rng;
+    rng_seed(&rng, 77);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (int op = OP_ADD; op <= OP_MUL; op++)
+            check_broadcast_case(&rng, (OpKind)op, shapes[k].nda, shapes[k].a, shapes[k].ndb, shapes[k].b);
+}
+
+/* ---- The shared left operand of op_matmul against the naive triple loops ---------------- */
+
+/* W (M, K) (stored (K, M) when ta) times X (.., K, N) (stored (.., N, K) when tb), batch S. */
+static void check_matmul_shared_left(Rng *rng, size_t M, size_t K, size_t N, int ta, int tb)
+{
+    size_t S0 = 2, S1 = 3, S = S0 * S1;
+    Tape t;
+    tape_init(&t);
+    Tensor W = leaf_new(rng, 2, ta ? (size_t[]){K, M} : (size_t[]){M, K}, -1, 1);
+    Tensor X = leaf_new(rng, 4, tb ? (size_t[]){S0, S1, N, K} : (size_t[]){S0, S1, K, N}, -1, 1);
+    Tensor *Y = op_matmul(&t, &W, &X, ta, tb);
+    CHECK(Y->ndim == 4 && Y->shape[0] == S0 && Y->shape[1] == S1 && Y->shape[2] == M && Y->shape[3] == N,
+          "matmul shared left: result (2, 3, M, N)");
+    Tensor *r = tensor_new(&t, 4, Y->shape, 0);
+    fill_uniform(r->data, r->size, rng, -1, 1);
+    tape_backward(&t, op_sum_all(&t, op_mul(&t, Y, r)));
+    const real *g = r->data;
+#define W_AT(i, k) (ta ? W.data[(k) * M + (i)] : W.data[(i) * K + (k)])
+#define X_AT(s, k, j) (tb ? X.data[((s) * N + (j)) * K + (k)] : X.data[((s) * K + (k)) * N + (j)])
+    double worst_y = 0, worst_dw = 0, worst_dx = 0;
+    for (size_t s = 0; s < S; s++) /* y[s] = W X[s] */
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++) {
+                double y = 0, bound = 0;
+                for (size_t k = 0; k < K; k++) {
+                    y += (double)W_AT(i, k) * X_AT(s, k, j);
+                    bound += fabs((double)W_AT(i, k) * X_AT(s, k, j));
+                }
+                double d = fabs(Y->data[(s * M + i) * N + j] - y) / (bound + 1e-30);
+                worst_y = d > worst_y ? d : worst_y;
+            }
+    for (size_t i = 0; i < M; i++) /* dW[i, k] = sum_s sum_j g[s, i, j] X[s, k, j] */
+        for (size_t k = 0; k < K; k++) {
+            double dw = 0, bound = 0;
+            for (size_t s = 0; s < S; s++)
+                for (size_t j = 0; j < N; j++) {
+                    dw += (double)g[(s * M + i) * N + j] * X_AT(s, k, j);
+                    bound += fabs((double)g[(s * M + i) * N + j] * X_AT(s, k, j));
+                }
+            double d = fabs((ta ? W.grad[k * M + i] : W.grad[i * K + k]) - dw) / (bound + 1e-30);
+            worst_dw = d > worst_dw ? d : worst_dw;
+        }
+    for (size_t s = 0; s < S; s++) /* dX[s, k, j] = sum_i W[i, k] g[s, i, j] */
+        for (size_t k = 0; k < K; k++)
+            for (size_t j = 0; j < N; j++) {
+                double dx = 0, bound = 0;
+                for (size_t i = 0; i < M; i++) {
+                    dx += (double)W_AT(i, k) * g[(s * M + i) * N + j];
+                    bound += fabs((double)W_AT(i, k) * g[(s * M + i) * N + j]);
+                }
+                real got = tb ? X.grad[(s * N + j) * K + k] : X.grad[(s * K + k) * N + j];
+                double d = fabs(got - dx) / (bound + 1e-30);
+                worst_dx = d > worst_dx ? d : worst_dx;
+            }
+#undef W_AT
+#undef X_AT
+    double eps = IS_DOUBLE_BUILD ? 1e-14 : 2e-6; /* relative to the sum of |terms| */
+    printf("  matmul shared left %3zux%3zux%3zu ta=%d tb=%d: rel err y %.1e, dW %.1e, dX %.1e\n", M, K, N, ta, tb, worst_y, worst_dw, worst_dx);
+    CHECK(worst_y <= eps && worst_dw <= eps && worst_dx <= eps,
+          "matmul shared left %zux%zux%zu ta=%d tb=%d against the naive loops: y %.2g, dW %.2g, dX %.2g", M, K, N, ta, tb,
+          worst_y, worst_dw, worst_dx);
+    leaf_free(&W);
+    leaf_free(&X);
+    tape_free(&t);
+}
+
 /* Forward values against direct formulas. */
 static void check_forward_values(void)
 {
@@ -264,5 +438,13 @@ int main(void)
     else printf("SKIP finite-difference checks need the double build\n");
     check_forward_values();
     check_statistics();
+    check_broadcast_naive();
+    Rng rng;
+    rng_seed(&rng, 78);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            check_matmul_shared_left(&rng, 7, 13, 37, ta, tb);
+            check_matmul_shared_left(&rng, 48, 48, 300, ta, tb); /* dW sums over more than a block of k */
+        }
     return test_summary("test_ops");
 }
