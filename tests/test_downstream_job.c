@@ -354,6 +354,13 @@ static void check_refusals(const char *zoo, const char *run, const char *other_z
         snprintf(cmd, sizeof cmd, "./rnnrep downstream --zoo %s --run %s --out %s/cli.csv 2>/dev/null", other_zoo, run, DIR);
         status = system(cmd);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1, "rnnrep downstream with a run of another zoo exits 1");
+        static const char *const usage[] = {"--predictor lasso", "--steps 3", "--supervised interactive_3", "--supervised flat --preset huge",
+                                            "--target volume"};
+        for (size_t i = 0; i < sizeof usage / sizeof *usage; i++) {
+            snprintf(cmd, sizeof cmd, "./rnnrep downstream --zoo %s --run %s --out %s/cli.csv %s 2>/dev/null", zoo, run, DIR, usage[i]);
+            status = system(cmd);
+            CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2, "rnnrep downstream %s exits 2", usage[i]);
+        }
     }
 }
 

@@ -34,7 +34,22 @@ enum { KEY_FIELDS = 7 };
 enum { TRAIN = SPLIT_TRAIN, VAL = SPLIT_VALID, OOD = SPLIT_OOD };
 static const char *const split_names[3] = {"train", "val", "ood"};
 
-typedef struct Job Job;
+/* One command: the zoo, the split, the features, where the rows go. */
+typedef struct Job {
+    const DownstreamSettings *s;
+    const char *run_dir, *out;
+    ZooData z;
+    TaskSplits splits;
+    size_t *rows[3], nrows[3];   /* predictor-train, validation and OOD rows, in file order */
+    int64_t *steps;              /* the zoo's distinct snapshot steps, ascending */
+    size_t nsteps;
+    TrainSettings run;           /* the run's, from its best checkpoint */
+    uint64_t seed;               /* the seed column */
+    real *embeddings;            /* (N, E) */
+    real *statistics;            /* (N, 70) */
+    TrainProgress progress;
+    void *progress_ctx;
+} Job;
 
 /* ========================================================================================
  * Targets and metrics (SPEC.md §6.4)
@@ -58,8 +73,8 @@ struct Target {
     Metric metric[2];
 };
 
-/* The classes of the one-hot blocks of truth and pred (the argmax in each block), and the
- * share of rows with every block right (all = 1) or of right (row, block) pairs (all = 0). */
+/* The share of rows whose blocks all hold the true class (all = 1), or of (row, block) pairs
+ * that do (all = 0); a block's class is its argmax, in truth and in pred. */
 static double blocks_right(const Target *t, const double *truth, const double *pred, size_t n, int all)
 {
     int32_t *a = rr_malloc((n * t->blocks + 1) * sizeof *a, "labels"), *b = rr_malloc((n * t->blocks + 1) * sizeof *b, "labels");
@@ -116,23 +131,7 @@ static const struct { const char *name; MetricFn value; } metrics[] = {
     [CIRCULAR_MAE] = {"circular_mae", metric_circular_mae},
 };
 
-/* ---- What each target reads from a zoo row ---------------------------------------------- */
-
-struct Job {
-    const DownstreamSettings *s;
-    const char *run_dir, *out;
-    ZooData z;
-    TaskSplits splits;
-    size_t *rows[3], nrows[3];   /* predictor-train, validation and OOD rows, in file order */
-    int64_t *steps;              /* the zoo's distinct snapshot steps, ascending */
-    size_t nsteps;
-    TrainSettings run;           /* the run's, from its best checkpoint */
-    uint64_t seed;               /* the seed column */
-    real *embeddings;            /* (N, E) */
-    real *statistics;            /* (N, 70) */
-    TrainProgress progress;
-    void *progress_ctx;
-};
+/* ---- What each target reads from a zoo row --------------------------------------------- */
 
 static void target_task(const Job *j, size_t row, double *y)
 {
@@ -152,12 +151,12 @@ static void target_step(const Job *j, size_t row, double *y)
 }
 
 static const Target targets[] = {
-    /* name       formal mnist  loss         K   blocks  target           metrics */
-    {"task",      1, 0,        PREDICT_BCE, 18, 3,      target_task,     2, {EXACT_MATCH, BLOCK_ACCURACY}},
-    {"accuracy",  1, 1,        PREDICT_MSE, 1,  0,      target_accuracy, 2, {R2, KENDALL_TAU}},
-    {"angle",     0, 1,        PREDICT_MSE, 2,  0,      target_angle,    1, {CIRCULAR_MAE}},
-    {"gap",       0, 1,        PREDICT_MSE, 1,  0,      target_gap,      2, {R2, KENDALL_TAU}},
-    {"step",      1, 1,        PREDICT_CE,  ZOO_SNAPSHOTS, 1, target_step, 1, {ACCURACY}},
+    /* name      formal mnist loss         K              blocks  target           metrics */
+    {"task",     1,     0,    PREDICT_BCE, 18,            3,      target_task,     2, {EXACT_MATCH, BLOCK_ACCURACY}},
+    {"accuracy", 1,     1,    PREDICT_MSE, 1,             0,      target_accuracy, 2, {R2, KENDALL_TAU}},
+    {"angle",    0,     1,    PREDICT_MSE, 2,             0,      target_angle,    1, {CIRCULAR_MAE}},
+    {"gap",      0,     1,    PREDICT_MSE, 1,             0,      target_gap,      2, {R2, KENDALL_TAU}},
+    {"step",     1,     1,    PREDICT_CE,  ZOO_SNAPSHOTS, 1,      target_step,     1, {ACCURACY}},
 };
 enum { NUM_TARGETS = sizeof targets / sizeof targets[0], MAX_K = 18 /* the task's columns, the most */ };
 
@@ -387,6 +386,12 @@ static int fit_and_predict(const Job *j, size_t target_index, const real *X, siz
         }
     }
     for (int k = 0; k < 3; k++) free(Xs[k]);
+    if (rc && err) { /* which problem failed */
+        char why[RR_ERRLEN];
+        snprintf(why, sizeof why, "%s", err);
+        rr_error(err, rc, "target %s, %s on %s: %s", t->name, mlp ? "mlp" : "ridge",
+                 X == j->embeddings ? "the embeddings" : "the statistics", why);
+    }
     return rc;
 }
 
