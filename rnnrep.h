@@ -1297,7 +1297,8 @@ int params_load(ParamSet *ps, const char *path, char *err);
  *   <run's encoder>,S,pretrained,ridge|mlp,...   the predictors on the run's embeddings
  *   none,S,reference,constant,...                the training mean / majority class
  *   stats_features,S,reference,ridge,...         ridge on the 70 layer-wise statistics
- *   <ENCODER>,S,supervised,mlp,...               the encoder + head trained on the target
+ *   <ENCODER>,S,supervised,mlp,...               ENCODER with the head E(θ)/|E(θ)| -> 64 -> 64 -> K,
+ *                                                trained end to end on the target from scratch
  * S is the seed; a row whose first seven fields are those of a new one is replaced by it.
  * ---------------------------------------------------------------------------------------- */
 #define DOWNSTREAM_HEADER "encoder,seed,training,predictor,target,split,metric,value"
