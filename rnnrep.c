@@ -862,7 +862,7 @@ static void train_report(void *ctx, size_t step, size_t steps, double loss, cons
 {
     TrainReport *p = ctx;
     double now = rr_seconds();
-    if (p->first_step == SIZE_MAX) p->first_step = step;
+    if (p->first_step == SIZE_MAX && !eval_line) p->first_step = step;
     if (eval_line) {
         fprintf(stderr, "%s%s\n", p->tty ? "\r\033[K" : "", eval_line);
     } else if (p->tty && now - p->last_print >= 0.5) {
@@ -967,6 +967,101 @@ static int cmd_embed(int argc, char **argv)
 }
 
 /* ========================================================================================
+ * downstream: what the representations know (SPEC.md §6)
+ * ====================================================================================== */
+
+static const char downstream_help[] =
+    "usage: rnnrep downstream --zoo DIR --run RUN --out FILE [--target NAME|all]\n"
+    "                         [--predictor ridge|mlp|both] [--seed N] [--supervised ENCODER\n"
+    "                         [--preset NAME] [--steps N] [--eval-every N] [--patience N]]\n"
+    "\n"
+    "What a run's representations know about the zoo RNNs (SPEC.md §6). The run's best encoder,\n"
+    "frozen, embeds every zoo row (E(θ)/|E(θ)|); ridge regression and an MLP (16 -> 64 -> 64)\n"
+    "learn each target from the predictor-training tasks (the train tasks and half of the OOD\n"
+    "tasks), choose on the validation tasks, and are scored on the validation tasks and on the\n"
+    "other half of the OOD tasks. In the same table, the reference points: the constant\n"
+    "predictor (training mean or majority class) and ridge on the 70 layer-wise statistics.\n"
+    "Rows go into FILE (downstream.csv: encoder,seed,training,predictor,target,split,metric,\n"
+    "value); a row with the key of a new one is replaced. Give runs that write the same FILE\n"
+    "one after the other, not at the same time. RUN must have been trained on DIR.\n"
+    "\n"
+    "targets (metrics):\n"
+    "  formal languages   task (exact_match, block_accuracy), accuracy (r2, kendall_tau),\n"
+    "                     step (accuracy)\n"
+    "  MNIST              angle (circular_mae, degrees), accuracy and gap (r2, kendall_tau),\n"
+    "                     step (accuracy)\n"
+    "\n"
+    "options:\n"
+    "  --target NAME      one target, or all (all)\n"
+    "  --predictor P      ridge, mlp or both (both): on the embeddings\n"
+    "  --seed N           the MLP's and the supervised baseline's seed, and the table's seed\n"
+    "                     column (the run's training seed)\n"
+    "  --supervised ENCODER\n"
+    "                     also train ENCODER (a name as for rnnrep train) with the MLP head end\n"
+    "                     to end on each target, from scratch: AdamW lr 1e-4, weight decay\n"
+    "                     0.01, clipping 0.1 per network, permutation augmentation for the\n"
+    "                     encoders that are not invariant, the best validation loss kept.\n"
+    "                     Checkpoints RUN/supervised-ENCODER-TARGET-seedN.safetensors (best)\n"
+    "                     and RUN/supervised-ENCODER-TARGET-seedN-last.safetensors: run the\n"
+    "                     same command again to continue an interrupted one (same bytes)\n"
+    "  --preset NAME      the supervised encoder's widths, batch and budget: paper, small or\n"
+    "                     tiny, as for rnnrep train (default: the run's own settings)\n"
+    "  --steps N          the supervised training's last step (the settings')\n"
+    "  --eval-every N     steps between its evaluations (the settings')\n"
+    "  --patience N       it stops after N evaluations without a lower validation loss (10)\n";
+
+static int cmd_downstream(int argc, char **argv)
+{
+    const char *zoo = NULL, *run = NULL, *out = NULL, *target = "all", *predictor = "both", *supervised = NULL, *preset = NULL;
+    DownstreamSettings s;
+    downstream_settings_default(&s);
+    char err[RR_ERRLEN];
+    int rc;
+    Option options[] = {
+        {.name = "--zoo", .type = OPT_TEXT, .value = &zoo, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--run", .type = OPT_TEXT, .value = &run, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--target", .type = OPT_TEXT, .value = &target, .min = 1, .max = sizeof s.target - 1},
+        {.name = "--predictor", .type = OPT_TEXT, .value = &predictor, .min = 1, .max = 16},
+        {.name = "--seed", .type = OPT_U64, .value = &s.seed, .min = 0, .max = INT64_MAX},
+        {.name = "--supervised", .type = OPT_TEXT, .value = &supervised, .min = 1, .max = sizeof s.supervised - 1},
+        {.name = "--preset", .type = OPT_TEXT, .value = &preset, .min = 1, .max = sizeof s.preset - 1},
+        {.name = "--steps", .type = OPT_SIZE, .value = &s.steps, .min = 1, .max = 100000000},
+        {.name = "--eval-every", .type = OPT_SIZE, .value = &s.eval_every, .min = 1, .max = 100000000},
+        {.name = "--patience", .type = OPT_SIZE, .value = &s.patience, .min = 1, .max = 1000000},
+    };
+    CommandLine cl = {.name = "rnnrep downstream", .help = downstream_help, .options = options, .noptions = COUNT(options)};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    s.run_seed = !given(&cl, "--seed");
+    snprintf(s.target, sizeof s.target, "%s", target);
+    if (strcmp(predictor, "ridge") && strcmp(predictor, "mlp") && strcmp(predictor, "both"))
+        return usage_error(&cl, "--predictor: '%s' is not ridge, mlp or both", predictor);
+    s.ridge = strcmp(predictor, "mlp") != 0;
+    s.mlp = strcmp(predictor, "ridge") != 0;
+    static const char *const supervised_only[] = {"--preset", "--steps", "--eval-every", "--patience"};
+    for (size_t k = 0; !supervised && k < COUNT(supervised_only); k++)
+        if (given(&cl, supervised_only[k])) return usage_error(&cl, "%s belongs to --supervised", supervised_only[k]);
+    if (supervised) {
+        TrainSettings ts;
+        EncoderConfig ec;
+        EmulatorConfig mc;
+        if (train_settings_preset(&ts, preset ? preset : "paper", supervised, err)) return usage_error(&cl, "--preset: %s", err);
+        if (train_settings_configs(&ts, ZOO_FORMAL, &ec, &mc, err)) return usage_error(&cl, "--supervised: %s", err);
+        snprintf(s.supervised, sizeof s.supervised, "%s", supervised);
+        if (preset) snprintf(s.preset, sizeof s.preset, "%s", preset);
+    }
+    ZooKind kind;
+    if (zoo_detect_kind(zoo, &kind, err)) return fprintf(stderr, "rnnrep downstream: %s\n", err), 1;
+    if (downstream_target_check(kind, s.target, err)) return usage_error(&cl, "--target: %s", err);
+    TrainReport p = {rr_seconds(), 0, SIZE_MAX, isatty(fileno(stderr))};
+    if (downstream_run(zoo, run, out, &s, train_report, &p, err)) {
+        if (p.tty) fputc('\n', stderr);
+        return fprintf(stderr, "rnnrep downstream: %s\n", err), 1;
+    }
+    return 0;
+}
+
+/* ========================================================================================
  * interrogate: the theory of SPEC.md §8, run
  * ====================================================================================== */
 
@@ -1044,6 +1139,7 @@ static const Command commands[] = {
     {"bench", cmd_bench, "time the kernels, the emulation training steps and the zoo steps"},
     {"train", cmd_train, "train an encoder with the emulator on a zoo (emulation training)"},
     {"embed", cmd_embed, "the embeddings of every zoo row with a run's best checkpoint"},
+    {"downstream", cmd_downstream, "what a run's embeddings predict about the zoo RNNs (and baselines)"},
     {"interrogate", cmd_interrogate, "the interrogator theory: queries needed with and without interaction"},
 };
 

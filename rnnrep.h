@@ -458,6 +458,12 @@ extern const EncoderFacts encoder_facts[ENC_COUNT];
 #define PAPER_EMBED 16     /* E, the embedding size of every encoder and the emulator */
 /* The statistics encoder's quantile levels 0, .25, .5, .75, 1 (its registered buffer). */
 extern const double stats_quantile_levels[5];
+/* The 70 layer-wise statistics of theta (B, P) -> (B, 70) that the statistics encoder reads
+ * (and the downstream reference of SPEC.md §6.6): for each of the 10 tensors of θ in the flat
+ * order, at 7k .. 7k + 6, its mean, unbiased variance (torch.var) and quantiles 0, .25, .5,
+ * .75, 1 (torch.quantile, linear). Tape ops: gradients reach theta when it carries one. */
+#define STATS_FEATURES 70
+Tensor *stats_features(Tape *t, ZooShape z, Tensor *theta);
 
 typedef struct EncoderConfig {
     EncoderKind kind;
@@ -919,6 +925,9 @@ int json_end(JsonWriter *w, char *err);   /* "}", close, rename over path; alway
 /* Whether two objects as JsonWriter writes them differ; if so the key of the first member
  * of a that b lacks or holds with another value (else of b that a lacks) goes into key. */
 int json_first_difference(const char *a, const char *b, char *key, size_t len);
+/* The value of the member key of the object in text as written (a string with its quotes, a
+ * number, a list), into value (len bytes): 1, or 0 when the object has no such member. */
+int json_member_text(const char *text, const char *key, char *value, size_t len);
 /* The text json_double writes for x, into buf (at least 32 bytes). */
 void json_format_double(double x, char *buf, size_t len);
 
@@ -981,8 +990,8 @@ int safetensors_load_real(const Safetensors *st, const char *name, int ndim, con
 const char *safetensors_dtype_name(NpyDtype dtype);  /* "F32", "F64", "F16", "I16", "I32", "I64", "U8" */
 
 /* --- CSV tables of experiments (zoo/csv.c): a header line, rows of comma-separated fields
- * whose first is a step, "\n" line ends; doubles as json_format_double writes them. A table
- * is kept in memory and written whole, atomically. ----------------------------------------- */
+ * (a step first, or a key of several fields), "\n" line ends; doubles as json_format_double
+ * writes them. A table is kept in memory and written whole, atomically. -------------------- */
 typedef struct Csv { char *text; size_t len, cap; } Csv;
 void csv_init(Csv *c, const char *header);            /* the header line alone */
 void csv_free(Csv *c);
@@ -995,6 +1004,12 @@ void csv_double(Csv *c, double x, const char *end);   /* x, then end ("," or "\n
 /* The table at path (header checked) with only its complete rows whose step is <= max_step;
  * a missing file gives the header alone. */
 int csv_load_upto(Csv *c, const char *path, const char *header, int64_t max_step, char *err);
+/* The whole table at path (header checked; a missing file gives the header alone), for a
+ * keyed table whose rows need not begin with a step. */
+int csv_load(Csv *c, const char *path, const char *header, char *err);
+/* Puts row (a complete line, with its "\n") into the table: in the place of the row whose
+ * first key_fields fields are row's, or else at the end. */
+void csv_put(Csv *c, const char *row, size_t key_fields);
 int csv_write(const Csv *c, const char *path, char *err);   /* path.tmp, then rename */
 
 /* --- SVG figures (zoo/svg.c), the pictures of SPEC.md §10: standalone files (no scripts, no
@@ -1240,6 +1255,10 @@ void mnist_batch(const MnistData *d, const size_t *idx, size_t n, double angle, 
  * seeded by (seed, r), so any slicing of the runs gives the same rows.
  * ---------------------------------------------------------------------------------------- */
 typedef enum ZooKind { ZOO_KIND_FORMAL, ZOO_KIND_MNIST } ZooKind;
+extern const char *const zoo_kind_names[2];  /* "formal_languages", "sequential_mnist" (args.json, config.json) */
+/* The kind of the zoo in dir, from its bookkeeping file (num_step_correct.npy: formal
+ * languages; num_step.npy: MNIST); RR_ERR_OPEN when neither is there. */
+int zoo_detect_kind(const char *dir, ZooKind *kind, char *err);
 #define ZOO_SNAPSHOTS 9
 
 typedef struct ZooSettings {
@@ -1353,11 +1372,66 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
               void *progress_ctx, char *err);
 /* E(θ) / |E(θ)| for every row of the zoo with the run's best checkpoint: <f4 (N, E) at out. */
 int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char *err);
+/* The same in memory, for the zoo z: *e (N, E), malloc'd (the caller frees it), and the
+ * settings the checkpoint was trained with in s. Every encoder has E = PAPER_EMBED. */
+int train_embed_zoo(const char *run_dir, const ZooData *z, real **e, TrainSettings *s, char *err);
 
 /* A network's parameters as one .npy file, <f4 (n,), in its ParamSet's order (zoo/checkpoint.c).
  * Loading checks the count and names the file on any mismatch. */
 int params_save(const ParamSet *ps, const char *path, char *err);
 int params_load(ParamSet *ps, const char *path, char *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Downstream prediction over a zoo (zoo/downstream.c, SPEC.md §2.4 step 4, §6, §9):
+ * `rnnrep downstream`. What a run's frozen encoder tells about each zoo RNN, beside the
+ * reference points and, on request, the same encoder trained on the target (supervised).
+ *
+ *   target    zoos      learned as (loss)                                metrics
+ *   task      formal    (m_b, m_c, m_d) as 3 one-hot blocks of 6 (BCE)   exact_match, block_accuracy
+ *   accuracy  both      correct / 1000, or the eval accuracy (MSE)       r2, kendall_tau
+ *   angle     MNIST     (sin a, cos a) (MSE)                             circular_mae (degrees)
+ *   gap       MNIST     eval loss - train loss (MSE)                     r2, kendall_tau
+ *   step      both      the snapshot's index among the 9 steps (CE)      accuracy
+ *
+ * Rows of downstream.csv (DOWNSTREAM_HEADER), for split val and ood, each metric:
+ *   <run's encoder>,S,pretrained,ridge|mlp,...   the predictors on the run's embeddings
+ *   none,S,reference,constant,...                the training mean / majority class
+ *   stats_features,S,reference,ridge,...         ridge on the 70 layer-wise statistics
+ *   <ENCODER>,S,supervised,mlp,...               ENCODER with the head E(θ)/|E(θ)| -> 64 -> 64 -> K,
+ *                                                trained end to end on the target from scratch
+ * S is the seed; a row whose first seven fields are those of a new one is replaced by it.
+ * ---------------------------------------------------------------------------------------- */
+#define DOWNSTREAM_HEADER "encoder,seed,training,predictor,target,split,metric,value"
+
+typedef struct DownstreamSettings {
+    char target[16];           /* a target of the zoo's kind, or "all" (all of them) */
+    int ridge, mlp;            /* the predictors on the embeddings (SPEC.md §6.3) */
+    uint64_t seed;             /* the MLP predictor's and the supervised baseline's; the seed column */
+    int run_seed;              /* 1: use the run's emulation-training seed instead of seed */
+    char supervised[40];       /* "" or an encoder preset name: the supervised baseline (SPEC.md §6.5) */
+    char preset[16];           /* its widths, batch and budget: "" the run's settings, else a train preset */
+    size_t steps, eval_every;  /* its last step and evaluation interval; 0: the settings' */
+    size_t patience;           /* evaluations without a lower validation loss before it stops */
+} DownstreamSettings;
+/* Every target, both predictors, the run's seed, no supervised baseline, patience 10. */
+void downstream_settings_default(DownstreamSettings *s);
+/* RR_OK when target is "all" or one that zoos of this kind have; else RR_ERR_FORMAT naming
+ * the kind's targets. */
+int downstream_target_check(ZooKind kind, const char *target, char *err);
+
+/* The features of the zoo in zoo_dir from the run in run_dir (which must have been trained on
+ * a zoo of the same kind and sizes, as its config.json records them), the downstream split
+ * (at least 7 distinct tasks), every requested target and predictor, the reference points,
+ * and the supervised baseline when s->supervised is set; the rows go into the table at out,
+ * which is rewritten (atomically) after each target's results. The supervised baseline of
+ * target T keeps RUN/supervised-<encoder>-T-seed<S>.safetensors (its best state) and
+ * ...-last.safetensors (the state after its last evaluation, with the AdamW moments): a
+ * baseline found complete is only evaluated, one found part-trained continues (its settings
+ * must be the same; the differing one is named) and ends with the same bytes as one trained
+ * without a break. progress hears every supervised step and every evaluation, and gets a
+ * line for each predictor's results. */
+int downstream_run(const char *zoo_dir, const char *run_dir, const char *out, const DownstreamSettings *s,
+                   TrainProgress progress, void *progress_ctx, char *err);
 
 /* ------------------------------------------------------------------------------------------
  * Worker processes (zoo/workers.c, POSIX): jobs run as processes of their own, started

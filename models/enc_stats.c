@@ -19,31 +19,35 @@
  */
 #include "models/encoders.h"
 
-enum { NUM_LEVELS = 5, STATS_PER_TENSOR = 2 + NUM_LEVELS };
+enum { NUM_LEVELS = 5 };
 const double stats_quantile_levels[NUM_LEVELS] = {0, 0.25, 0.5, 0.75, 1};
 
 void stats_encoder_init(Encoder *enc, Rng *rng)
 {
     const EncoderConfig *c = &enc->cfg;
     Mlp *mlp = rr_malloc(sizeof *mlp, "stats encoder");
-    mlp_declare(mlp, &enc->params, "mlp_model", ZOO_NUM_TENSORS * STATS_PER_TENSOR, c->hidden, c->hidden_layers, c->embed);
+    mlp_declare(mlp, &enc->params, "mlp_model", STATS_FEATURES, c->hidden, c->hidden_layers, c->embed);
     paramset_finalize(&enc->params);
     mlp_init(mlp, rng);
     enc->impl = mlp;
 }
 
-Tensor *stats_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace)
+Tensor *stats_features(Tape *t, ZooShape z, Tensor *theta)
 {
     size_t B = theta->shape[0];
-    (void)trace;
     Tensor *views[ZOO_NUM_TENSORS], *parts[3 * ZOO_NUM_TENSORS];
-    zoo_theta_views(t, enc->cfg.zoo, theta, views);
+    zoo_theta_views(t, z, theta, views);
     for (int k = 0; k < ZOO_NUM_TENSORS; k++) {
         Tensor *x = tensor_view(t, views[k], 2, (size_t[]){B, views[k]->size / B}); /* (B, n) */
         parts[3 * k] = tensor_view(t, op_mean_axis(t, x, 1), 2, (size_t[]){B, 1});
         parts[3 * k + 1] = tensor_view(t, op_variance(t, x), 2, (size_t[]){B, 1});
         parts[3 * k + 2] = op_quantile(t, x, stats_quantile_levels, NUM_LEVELS);           /* (B, 5) */
     }
-    Tensor *features = op_concat(t, parts, 3 * ZOO_NUM_TENSORS, 1);                  /* (B, 70) */
-    return mlp_forward(t, enc->impl, features);                                      /* (B, E) */
+    return op_concat(t, parts, 3 * ZOO_NUM_TENSORS, 1);                              /* (B, 70) */
+}
+
+Tensor *stats_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace)
+{
+    (void)trace;
+    return mlp_forward(t, enc->impl, stats_features(t, enc->cfg.zoo, theta));     /* (B, E) */
 }

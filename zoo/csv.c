@@ -1,8 +1,10 @@
 /*
- * csv.c — the CSV tables of experiments (metrics.csv, cloned.csv, timing.csv, ...): a header
- * line, then rows of comma-separated fields, "\n" line ends, numbers as json_format_double
- * writes them (the shortest digits that read back exactly). A table is kept in memory and
- * written whole, atomically (path.tmp, then rename), so a reader never sees half a row.
+ * csv.c — the CSV tables of experiments (metrics.csv, cloned.csv, timing.csv, downstream.csv):
+ * a header line, then rows of comma-separated fields, "\n" line ends, numbers as
+ * json_format_double writes them (the shortest digits that read back exactly). A table is kept
+ * in memory and written whole, atomically (path.tmp, then rename), so a reader never sees half
+ * a row. Tables of a run's steps begin each row with the step; a keyed table
+ * (downstream.csv) holds one row per key, its first fields.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -51,7 +53,9 @@ void csv_double(Csv *c, double x, const char *end)
     csv_printf(c, "%s%s", buf, end);
 }
 
-int csv_load_upto(Csv *c, const char *path, const char *header, int64_t max_step, char *err)
+/* The table at path into c: its complete rows, all of them (steps = 0) or those that begin
+ * with a step <= max_step. */
+static int load(Csv *c, const char *path, const char *header, int steps, int64_t max_step, char *err)
 {
     csv_init(c, header);
     FILE *f = fopen(path, "rb");
@@ -62,17 +66,58 @@ int csv_load_upto(Csv *c, const char *path, const char *header, int64_t max_step
         rc = rr_error(err, RR_ERR_FORMAT, "%s: the first line is not the header '%s'", path, header);
     while (!rc && fgets(line, sizeof line, f)) {
         size_t n = strlen(line);
-        if (n == 0 || line[n - 1] != '\n') break; /* a torn last line: dropped */
+        if (n == 0 || line[n - 1] != '\n') { /* a torn last line is dropped */
+            if (!feof(f)) rc = rr_error(err, RR_ERR_FORMAT, "%s: a line longer than %zu characters", path, sizeof line - 2);
+            break;
+        }
         char *end;
-        long long step = strtoll(line, &end, 10);
-        if (end == line || *end != ',') {
+        long long step = steps ? strtoll(line, &end, 10) : 0;
+        if (steps && (end == line || *end != ',')) {
             rc = rr_error(err, RR_ERR_FORMAT, "%s: a row that does not start with a step: '%.40s'", path, line);
             break;
         }
-        if (step <= max_step) csv_printf(c, "%s", line);
+        if (!steps || step <= max_step) csv_printf(c, "%s", line);
     }
     fclose(f);
     return rc;
+}
+
+int csv_load_upto(Csv *c, const char *path, const char *header, int64_t max_step, char *err)
+{
+    return load(c, path, header, 1, max_step, err);
+}
+
+int csv_load(Csv *c, const char *path, const char *header, char *err)
+{
+    return load(c, path, header, 0, 0, err);
+}
+
+/* The length of the first `fields` comma-separated fields of line, with the comma after them. */
+static size_t key_length(const char *line, size_t fields)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < fields && line[n] && line[n] != '\n'; n++) k += line[n] == ',';
+    return n;
+}
+
+void csv_put(Csv *c, const char *row, size_t key_fields)
+{
+    size_t key = key_length(row, key_fields);
+    const char *line = strchr(c->text, '\n') + 1;              /* the first row, after the header */
+    while (*line) {
+        const char *next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+        if (key_length(line, key_fields) == key && !strncmp(line, row, key)) {
+            Csv replaced;
+            memset(&replaced, 0, sizeof replaced);
+            csv_printf(&replaced, "%.*s%s%s", (int)(line - c->text), c->text, row, next);
+            csv_free(c);
+            *c = replaced;
+            return;
+        }
+        line = next;
+    }
+    csv_printf(c, "%s", row);
 }
 
 int csv_write(const Csv *c, const char *path, char *err)

@@ -206,6 +206,26 @@ static void member_key(const char *m, size_t mlen, char *key, size_t len)
     snprintf(key, len, "%.*s", (int)(i > 1 ? i - 1 : 0), m + 1);
 }
 
+int json_member_text(const char *text, const char *key, char *value, size_t len)
+{
+    enum { MAX = 256 };
+    const char *m[MAX];
+    size_t ml[MAX], n = json_members(text, m, ml, MAX);
+    char k[128];
+    for (size_t i = 0; i < n; i++) {
+        member_key(m[i], ml[i], k, sizeof k);
+        if (strcmp(k, key)) continue;
+        const char *v = m[i] + 1, *end = m[i] + ml[i];
+        while (v < end && *v != '"') v += *v == '\\' ? 2 : 1;    /* to the key's closing quote */
+        v = v < end ? v + 1 : end;
+        while (v < end && strchr(": \n\t\r", *v)) v++;
+        while (end > v && strchr(" \n\t\r", end[-1])) end--;
+        snprintf(value, len, "%.*s", (int)(end - v), v);
+        return 1;
+    }
+    return 0;
+}
+
 int json_first_difference(const char *a, const char *b, char *key, size_t len)
 {
     enum { MAX = 256 };

@@ -187,7 +187,7 @@ static int write_config(const char *path, const TrainSettings *s, const char *zo
         else json_int(&w, f->key, (int64_t)strtoll(buf, NULL, 10));
     }
     json_string(&w, "zoo", zoo_dir);
-    json_string(&w, "zoo_kind", z->kind == ZOO_KIND_FORMAL ? "formal_languages" : "sequential_mnist");
+    json_string(&w, "zoo_kind", zoo_kind_names[z->kind]);
     json_int(&w, "zoo_snapshots", (int64_t)z->N);
     json_int(&w, "zoo_parameters", (int64_t)zoo_num_params(z->shape));
     json_int(&w, "zoo_stored_sequences", (int64_t)z->S);
@@ -198,12 +198,7 @@ static int write_config(const char *path, const TrainSettings *s, const char *zo
  * Random streams: one per purpose and index, so that nothing depends on what ran before.
  * ====================================================================================== */
 
-enum {
-    STREAM_INIT = 1, STREAM_EPOCH, STREAM_STEP, STREAM_EVAL_SEQUENCES, STREAM_EVAL_PERMUTATION,
-    STREAM_CLONE_THETA, STREAM_CLONE_EMULATOR, STREAM_IMAGES
-};
-
-static Rng stream(uint64_t seed, uint64_t purpose, uint64_t index)
+Rng job_stream(uint64_t seed, uint64_t purpose, uint64_t index)
 {
     Rng rng;
     rng_seed(&rng, seed * 0x9E3779B97F4A7C15ull ^ (purpose << 56) ^ index);
@@ -213,12 +208,6 @@ static Rng stream(uint64_t seed, uint64_t purpose, uint64_t index)
 /* ========================================================================================
  * Checkpoints
  * ====================================================================================== */
-
-typedef struct Checkpoint {
-    size_t step;
-    double best_loss;
-    size_t best_step;
-} Checkpoint;
 
 static NpyDtype real_dtype(void) { return sizeof(real) == 4 ? NPY_F4 : NPY_F8; }
 
@@ -239,12 +228,12 @@ static size_t network_tensors(const ParamSet *ps, const char *prefix, const real
     return ps->count;
 }
 
-/* Writes a checkpoint: the networks (and with moments, the AdamW state) and the metadata. */
-static int write_checkpoint(const char *path, const TrainSettings *s, const Encoder *enc, const Emulator *em,
-                            const Checkpoint *c, int moments, char *err)
+int checkpoint_write(const char *path, const TrainSettings *s, const Encoder *enc, const ParamSet *net,
+                     const char *net_prefix, const Checkpoint *c, int moments, const SafetensorsPair *extra,
+                     size_t nextra, char *err)
 {
-    const ParamSet *ps[2] = {&enc->params, &em->params};
-    const char *prefix[2] = {"encoder.", "emulator."};
+    const ParamSet *ps[2] = {&enc->params, net};
+    const char *prefix[2] = {"encoder.", net_prefix};
     size_t total = 1 + 3 * (ps[0]->count + ps[1]->count), n = 0;
     SafetensorsTensor *t = rr_calloc(total, sizeof *t, "checkpoint tensors");
     char (*names)[200] = rr_calloc(total, sizeof *names, "checkpoint names");
@@ -264,8 +253,8 @@ static int write_checkpoint(const char *path, const TrainSettings *s, const Enco
         t[n] = (SafetensorsTensor){"encoder.quantiles", NPY_F4, 1, {5}, 0, levels, NULL};
         n++;
     }
-    enum { META = NUM_FIELDS + 8 };
-    SafetensorsPair meta[META];
+    enum { META = NUM_FIELDS + 7 };
+    SafetensorsPair *meta = rr_malloc((META + nextra) * sizeof *meta, "checkpoint metadata");
     char keys[META][48], values[META][600];
     size_t m = 0;
     for (int i = 0; i < NUM_FIELDS; i++, m++) {
@@ -276,14 +265,16 @@ static int write_checkpoint(const char *path, const TrainSettings *s, const Enco
     snprintf(keys[m], sizeof keys[m], "best_step"), snprintf(values[m++], sizeof values[0], "%zu", c->best_step);
     snprintf(keys[m], sizeof keys[m], "best_val_loss"), json_format_double(c->best_loss, values[m++], sizeof values[0]);
     snprintf(keys[m], sizeof keys[m], "encoder.adamw_step"), snprintf(values[m++], sizeof values[0], "%ld", ps[0]->step);
-    snprintf(keys[m], sizeof keys[m], "emulator.adamw_step"), snprintf(values[m++], sizeof values[0], "%ld", ps[1]->step);
+    snprintf(keys[m], sizeof keys[m], "%sadamw_step", prefix[1]), snprintf(values[m++], sizeof values[0], "%ld", ps[1]->step);
     snprintf(keys[m], sizeof keys[m], "rng");
     snprintf(values[m++], sizeof values[0], "every draw of step s comes from streams seeded by (seed, s): no state to keep");
     snprintf(keys[m], sizeof keys[m], "program"), snprintf(values[m++], sizeof values[0], "rnnrep %s", RR_VERSION);
     for (size_t i = 0; i < m; i++) meta[i] = (SafetensorsPair){keys[i], values[i]};
+    for (size_t i = 0; i < nextra; i++) meta[m++] = extra[i];
     int rc = safetensors_write(path, t, n, meta, m, err);
     free(t);
     free(names);
+    free(meta);
     return rc;
 }
 
@@ -319,13 +310,14 @@ static int meta_size(const Safetensors *st, const char *key, size_t *out, char *
     return RR_OK;
 }
 
-static int load_checkpoint(const char *path, Encoder *enc, Emulator *em, Checkpoint *c, int moments, char *err)
+int checkpoint_load(const char *path, Encoder *enc, ParamSet *net, const char *net_prefix, Checkpoint *c, int moments,
+                    char *err)
 {
     Safetensors st;
     int rc = safetensors_read(path, &st, err);
     if (rc) return rc;
     rc = load_network(&st, &enc->params, "encoder.", moments, err);
-    if (!rc) rc = load_network(&st, &em->params, "emulator.", moments, err);
+    if (!rc && net) rc = load_network(&st, net, net_prefix, moments, err);
     size_t a = 0, b = 0;
     if (!rc && c) rc = meta_size(&st, "step", &c->step, err);
     if (!rc && c) rc = meta_size(&st, "best_step", &c->best_step, err);
@@ -336,17 +328,20 @@ static int load_checkpoint(const char *path, Encoder *enc, Emulator *em, Checkpo
         if (!v || *end) rc = rr_error(err, RR_ERR_FORMAT, "%s: no valid metadata 'best_val_loss'", path);
     }
     if (!rc && moments) rc = meta_size(&st, "encoder.adamw_step", &a, err);
-    if (!rc && moments) rc = meta_size(&st, "emulator.adamw_step", &b, err);
+    if (!rc && moments && net) {
+        char key[64];
+        snprintf(key, sizeof key, "%sadamw_step", net_prefix);
+        rc = meta_size(&st, key, &b, err);
+    }
     if (!rc && moments) {
         enc->params.step = (long)a;
-        em->params.step = (long)b;
+        if (net) net->step = (long)b;
     }
     safetensors_free(&st);
     return rc;
 }
 
-/* The settings a checkpoint was trained with, from its metadata. */
-static int checkpoint_settings(const char *path, TrainSettings *s, char *err)
+int checkpoint_settings(const char *path, TrainSettings *s, char *err)
 {
     Safetensors st;
     int rc = safetensors_read(path, &st, err);
@@ -361,6 +356,17 @@ static int checkpoint_settings(const char *path, TrainSettings *s, char *err)
     }
     safetensors_free(&st);
     return rc;
+}
+
+const char *train_settings_difference(const TrainSettings *a, const TrainSettings *b)
+{
+    char ta[600], tb[600];
+    for (int i = 0; i < NUM_FIELDS; i++) {
+        field_text(&fields[i], a, ta, sizeof ta);
+        field_text(&fields[i], b, tb, sizeof tb);
+        if (strcmp(ta, tb)) return fields[i].key;
+    }
+    return NULL;
 }
 
 /* ========================================================================================
@@ -404,23 +410,26 @@ static double split_loss(Job *j, int k)
     for (size_t first = 0, c = 0; first < n; first += B, c++) {
         size_t m = n - first < B ? n - first : B;
         EmulationBatch batch = make_batch(j, j->rows[k] + first, j->eval_seq[k] + first, m);
-        j->tr.rng = stream(j->s->seed, STREAM_EVAL_PERMUTATION, 1000000 * (uint64_t)k + c); /* a fixed permutation */
+        j->tr.rng = job_stream(j->s->seed, STREAM_EVAL_PERMUTATION, 1000000 * (uint64_t)k + c); /* a fixed permutation */
         sum += emulation_eval(&j->tr, &batch) * (double)m;
     }
     return sum / (double)n;
 }
 
-/* E(θ) / |E(θ)| of one θ (P) into e (E). */
-static void embed_one(Job *j, const real *theta, real *e)
+void embed_rows(const Encoder *enc, const real *theta, size_t n, real *e)
 {
+    size_t P = zoo_num_params(enc->cfg.zoo), E = enc->cfg.embed, B = 64;
     Tape t;
     tape_init(&t);
     t.record = 0;
-    size_t P = zoo_num_params(j->z->shape);
-    Tensor *th = tensor_new(&t, 2, (size_t[]){1, P}, 0);
-    memcpy(th->data, theta, P * sizeof(real));
-    Tensor *out = op_l2_normalize(&t, encoder_forward(&t, &j->enc, th, NULL));
-    memcpy(e, out->data, out->size * sizeof(real));
+    for (size_t first = 0; first < n; first += B) {
+        size_t m = n - first < B ? n - first : B;
+        tape_reset(&t);
+        Tensor *th = tensor_new(&t, 2, (size_t[]){m, P}, 0);                      /* (m, P) */
+        memcpy(th->data, theta + first * P, m * P * sizeof(real));
+        Tensor *out = op_l2_normalize(&t, encoder_forward(&t, enc, th, NULL));   /* (m, E) */
+        memcpy(e + first * E, out->data, m * E * sizeof(real));
+    }
     tape_free(&t);
 }
 
@@ -453,16 +462,16 @@ static double cloned_performance(Job *j, int k, size_t step, Csv *cloned)
     double sum = 0;
     for (size_t c = 0; c < K; c++) {
         size_t row = j->rows[k][K > 1 ? (size_t)((double)c * (double)(n - 1) / (double)(K - 1)) : 0];
-        embed_one(j, z->theta + row * P, e);
+        embed_rows(&j->enc, z->theta + row * P, 1, e);
         double original, clone;
         uint64_t index = 1000000 * (uint64_t)k + c;
         if (z->kind == ZOO_KIND_FORMAL) {
-            Rng rt = stream(s->seed, STREAM_CLONE_THETA, index), re = stream(s->seed, STREAM_CLONE_EMULATOR, index);
+            Rng rt = job_stream(s->seed, STREAM_CLONE_THETA, index), re = job_stream(s->seed, STREAM_CLONE_EMULATOR, index);
             clone_sample_tokens(&j->em, z->theta + row * P, e, ns, LANG_LENGTH, LANG_BOS, &rt, &re, a, b);
             original = language_score(z->tasks + row * 4, a, ns);
             clone = language_score(z->tasks + row * 4, b, ns);
         } else {
-            Rng ri = stream(s->seed, STREAM_IMAGES, index);
+            Rng ri = job_stream(s->seed, STREAM_IMAGES, index);
             for (size_t i = 0; i < ni; i++) idx[i] = j->digits.eval[rng_below(&ri, j->digits.neval)];
             mnist_batch(&j->digits, idx, ni, z->tasks[row], x, y);
             original = z->accuracy[row];
@@ -502,11 +511,11 @@ static int job_init(Job *j, const TrainSettings *s, const ZooData *z, const Task
         j->rows[k] = rr_malloc(z->N * sizeof(size_t), "split rows");
         for (size_t r = 0; r < z->N; r++)
             if (sp->row_split[r] == (TaskSplit)k) j->rows[k][j->nrows[k]++] = r;
-        Rng rng = stream(s->seed, STREAM_EVAL_SEQUENCES, (uint64_t)k);
+        Rng rng = job_stream(s->seed, STREAM_EVAL_SEQUENCES, (uint64_t)k);
         j->eval_seq[k] = rr_malloc(z->N * sizeof(size_t), "evaluation sequences");
         for (size_t r = 0; r < j->nrows[k]; r++) j->eval_seq[k][r] = (size_t)rng_below(&rng, z->S);
     }
-    Rng init = stream(s->seed, STREAM_INIT, 0);
+    Rng init = job_stream(s->seed, STREAM_INIT, 0);
     encoder_init(&j->enc, &ec, &init);
     emulator_init(&j->em, &mc, &init);
     emulation_trainer_init(&j->tr, &j->enc, &j->em, 0);
@@ -536,19 +545,26 @@ static void job_free(Job *j)
     free(j->targets);
 }
 
-/* The train split's rows of step's batch (n of them, at most batch) and their sequences. */
-static size_t step_rows(Job *j, size_t step, size_t *order, size_t *epoch_of_order, size_t *idx, size_t *seq)
+size_t epoch_batch(uint64_t seed, size_t step, size_t n, size_t B, size_t *order, size_t *epoch_of_order, size_t *items)
 {
-    size_t n = j->nrows[0], B = j->s->batch, per_epoch = (n + B - 1) / B;
+    size_t per_epoch = (n + B - 1) / B;
     size_t epoch = step / per_epoch, first = (step % per_epoch) * B, m = n - first < B ? n - first : B;
     if (*epoch_of_order != epoch) {
-        Rng rng = stream(j->s->seed, STREAM_EPOCH, epoch);
+        Rng rng = job_stream(seed, STREAM_EPOCH, epoch);
         rng_permutation(&rng, n, order);
         *epoch_of_order = epoch;
     }
-    Rng rng = stream(j->s->seed, STREAM_STEP, step);
+    memcpy(items, order + first, m * sizeof *items);
+    return m;
+}
+
+/* The train split's rows of step's batch (n of them, at most batch) and their sequences. */
+static size_t step_rows(Job *j, size_t step, size_t *order, size_t *epoch_of_order, size_t *idx, size_t *seq)
+{
+    size_t m = epoch_batch(j->s->seed, step, j->nrows[0], j->s->batch, order, epoch_of_order, idx);
+    Rng rng = job_stream(j->s->seed, STREAM_STEP, step);
     for (size_t b = 0; b < m; b++) {
-        idx[b] = j->rows[0][order[first + b]];
+        idx[b] = j->rows[0][idx[b]];
         seq[b] = (size_t)rng_below(&rng, j->z->S);
     }
     j->tr.rng = rng; /* the step's permutation and dropout continue this stream */
@@ -640,7 +656,7 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
     FILE *probe = rc ? NULL : fopen(last, "rb");
     if (probe) {
         fclose(probe);
-        rc = load_checkpoint(last, &j.enc, &j.em, &ck, 1, err);
+        rc = checkpoint_load(last, &j.enc, &j.em.params, "emulator.", &ck, 1, err);
         done = (int64_t)ck.step;
     }
     Csv metrics, cloned, timing;
@@ -682,12 +698,12 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
         if (val < ck.best_loss) {
             ck.best_loss = val;
             ck.best_step = step;
-            if (!rc) rc = write_checkpoint(best, s, &j.enc, &j.em, &ck, 0, err);
+            if (!rc) rc = checkpoint_write(best, s, &j.enc, &j.em.params, "emulator.", &ck, 0, NULL, 0, err);
         }
         if (!rc) rc = csv_write(&metrics, metrics_path, err);
         if (!rc) rc = csv_write(&cloned, cloned_path, err);
         if (!rc) rc = csv_write(&timing, timing_path, err);
-        if (!rc) rc = write_checkpoint(last, s, &j.enc, &j.em, &ck, 1, err);
+        if (!rc) rc = checkpoint_write(last, s, &j.enc, &j.em.params, "emulator.", &ck, 1, NULL, 0, err);
         done = (int64_t)step;
         loss_sum = 0;
         loss_count = 0;
@@ -710,49 +726,41 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
     return rc;
 }
 
-int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char *err)
+int train_embed_zoo(const char *run_dir, const ZooData *z, real **e, TrainSettings *s, char *err)
 {
     char best[1100];
     zoo_path(best, sizeof best, run_dir, "best.safetensors");
-    TrainSettings s;
-    int rc = checkpoint_settings(best, &s, err);
+    int rc = checkpoint_settings(best, s, err);
     if (rc) return rc;
-    ZooData z;
-    if ((rc = zoo_data_load(zoo_dir, &z, err))) return rc;
     EncoderConfig ec;
     EmulatorConfig mc;
+    if ((rc = train_settings_configs(s, z->shape, &ec, &mc, err))) return rc;
     Encoder enc;
-    Emulator em;
-    if ((rc = train_settings_configs(&s, z.shape, &ec, &mc, err))) {
-        zoo_data_free(&z);
-        return rc;
-    }
-    Rng rng = stream(s.seed, STREAM_INIT, 0);
+    Rng rng = job_stream(s->seed, STREAM_INIT, 0);
     encoder_init(&enc, &ec, &rng);
-    emulator_init(&em, &mc, &rng);
-    rc = load_checkpoint(best, &enc, &em, NULL, 0, err);
-    NpyArray a;
-    memset(&a, 0, sizeof a);
-    if (!rc) {
-        size_t P = zoo_num_params(z.shape), E = ec.embed, B = 64;
-        npy_alloc(&a, NPY_F4, 2, (size_t[]){z.N, E});
-        Tape t;
-        tape_init(&t);
-        t.record = 0;
-        for (size_t first = 0; first < z.N; first += B) {
-            size_t m = z.N - first < B ? z.N - first : B;
-            tape_reset(&t);
-            Tensor *th = tensor_new(&t, 2, (size_t[]){m, P}, 0);
-            memcpy(th->data, z.theta + first * P, m * P * sizeof(real));
-            Tensor *e = op_l2_normalize(&t, encoder_forward(&t, &enc, th, NULL));   /* (m, E) */
-            npy_from_real(NPY_F4, e->data, m * E, (float *)a.data + first * E);
-        }
-        tape_free(&t);
-        rc = npy_write(out, &a, err);
+    if (!(rc = checkpoint_load(best, &enc, NULL, NULL, NULL, 0, err))) {
+        *e = rr_malloc(z->N * ec.embed * sizeof(real), "embeddings");
+        embed_rows(&enc, z->theta, z->N, *e);
     }
-    npy_free(&a);
     encoder_free(&enc);
-    emulator_free(&em);
+    return rc;
+}
+
+int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char *err)
+{
+    ZooData z;
+    TrainSettings s;
+    real *e = NULL;
+    int rc = zoo_data_load(zoo_dir, &z, err);
+    if (rc) return rc;
+    if (!(rc = train_embed_zoo(run_dir, &z, &e, &s, err))) {
+        NpyArray a;
+        npy_alloc(&a, NPY_F4, 2, (size_t[]){z.N, PAPER_EMBED});
+        npy_from_real(NPY_F4, e, z.N * PAPER_EMBED, a.data);
+        rc = npy_write(out, &a, err);
+        npy_free(&a);
+    }
+    free(e);
     zoo_data_free(&z);
     return rc;
 }

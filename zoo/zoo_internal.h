@@ -6,6 +6,8 @@
  *   zoo_generate.c   a zoo directory: creating, resuming and growing it run by run
  *   zoo_merge.c      joining slices of one zoo
  *   zoo_info.c       what a zoo holds (ours or a released one)
+ * and what the jobs that train on a zoo share: train.c (emulation training) with downstream.c
+ * (downstream prediction).
  */
 #ifndef RNNREP_ZOO_INTERNAL_H
 #define RNNREP_ZOO_INTERNAL_H
@@ -27,8 +29,6 @@ size_t zoo_file_row_elems(const ZooFile *f);
 
 /* Writes the generation settings as args.json at path. */
 int zoo_write_args(const ZooSettings *s, const char *path, char *err);
-/* The kind of the zoo in dir, from its bookkeeping file. */
-int zoo_detect_kind(const char *dir, ZooKind *kind, char *err);
 /* Whether two files hold the same bytes (both readable). */
 int zoo_same_file(const char *a, const char *b);
 /* dir/name into buf. */
@@ -49,5 +49,47 @@ void run_rows_free(RunRows *r);
  * progress (may be NULL) hears about steps; runs_done / runs_total are passed through. */
 void zoo_run(const ZooSettings *s, const MnistData *data, size_t run, RunRows *rows, ZooProgress progress,
              void *progress_ctx, size_t runs_done, size_t runs_total);
+
+/* ---- Jobs over a zoo (train.c, downstream.c) ---------------------------------------------- */
+
+/* Random streams: every draw of a job comes from a stream seeded by (seed, purpose, index),
+ * so that nothing depends on what ran before and a checkpoint needs no generator state. */
+enum {
+    STREAM_INIT = 1, STREAM_EPOCH, STREAM_STEP, STREAM_EVAL_SEQUENCES, STREAM_EVAL_PERMUTATION,
+    STREAM_CLONE_THETA, STREAM_CLONE_EMULATOR, STREAM_IMAGES, STREAM_PREDICTOR
+};
+Rng job_stream(uint64_t seed, uint64_t purpose, uint64_t index);
+
+/* Epochs over n items (n >= 1) in batches of B, each epoch in the order of a permutation
+ * drawn from job_stream(seed, STREAM_EPOCH, epoch), the last batch of an epoch smaller: the
+ * items of step's batch into items, and how many. order (n) holds the permutation of epoch
+ * *epoch_of_order (SIZE_MAX at first: none yet). */
+size_t epoch_batch(uint64_t seed, size_t step, size_t n, size_t B, size_t *order, size_t *epoch_of_order, size_t *items);
+
+/* E(θ) / |E(θ)| (n, E) of the rows theta (n, P) into e, in batches on a tape that records
+ * nothing. */
+void embed_rows(const Encoder *enc, const real *theta, size_t n, real *e);
+
+/* Checkpoints (SPEC.md §9): the encoder's tensors "encoder.<name>" and a second network's
+ * "<prefix><name>" (the emulator, "emulator."; a downstream head, "head."); with moments also
+ * the AdamW moments ("optimizer.m.", "optimizer.v." before those names). Metadata: every
+ * setting of s ("setting.<key>"), the step, best step and best validation loss of c, each
+ * network's AdamW step ("<prefix>adamw_step"), and the extra pairs. */
+typedef struct Checkpoint {
+    size_t step;
+    double best_loss;
+    size_t best_step;
+} Checkpoint;
+int checkpoint_write(const char *path, const TrainSettings *s, const Encoder *enc, const ParamSet *net,
+                     const char *net_prefix, const Checkpoint *c, int moments, const SafetensorsPair *extra,
+                     size_t nextra, char *err);
+/* Into networks built as the writer's: the encoder, net (unless NULL), c (unless NULL) and,
+ * with moments, the AdamW state. */
+int checkpoint_load(const char *path, Encoder *enc, ParamSet *net, const char *net_prefix, Checkpoint *c, int moments,
+                    char *err);
+/* The settings a checkpoint was trained with, from its metadata. */
+int checkpoint_settings(const char *path, TrainSettings *s, char *err);
+/* The config.json key of the first setting in which a and b differ, or NULL. */
+const char *train_settings_difference(const TrainSettings *a, const TrainSettings *b);
 
 #endif

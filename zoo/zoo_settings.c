@@ -96,7 +96,7 @@ int zoo_write_args(const ZooSettings *s, const char *path, char *err)
     int64_t snaps[ZOO_SNAPSHOTS];
     for (int k = 0; k < ZOO_SNAPSHOTS; k++) snaps[k] = (int64_t)s->snapshot[k];
     json_string(&w, "generator", "rnnrep " RR_VERSION);
-    json_string(&w, "kind", s->kind == ZOO_KIND_FORMAL ? "formal_languages" : "sequential_mnist");
+    json_string(&w, "kind", zoo_kind_names[s->kind]);
     json_string(&w, "preset", s->preset);
     json_int(&w, "seed", (int64_t)s->seed);
     json_int(&w, "num_training_runs", (int64_t)s->runs);
@@ -150,6 +150,8 @@ int zoo_same_file(const char *a, const char *b)
     free(y);
     return same;
 }
+
+const char *const zoo_kind_names[2] = {"formal_languages", "sequential_mnist"};
 
 int zoo_detect_kind(const char *dir, ZooKind *kind, char *err)
 {
