@@ -792,6 +792,24 @@ double angle_from_sincos(double sin_a, double cos_a);
 double circular_mae(const double *truth_degrees, const double *pred_degrees, size_t n);
 
 /* ------------------------------------------------------------------------------------------
+ * Statistics of a report (models/statistics.c), in double: principal components of embeddings
+ * and the bootstrap confidence interval of a mean over seeds.
+ * ---------------------------------------------------------------------------------------- */
+/* PCA of n >= 1 rows X (n, F): mean (F) = Σ_i x_i / n; the covariance
+ * C = Σ_i (x_i - mean)(x_i - mean)ᵀ / n (F, F); its k <= F leading eigenvectors, by cyclic
+ * Jacobi rotations, as the rows of components (k, F), unit length, eigenvalues descending
+ * (ties to the lower index) in variance (k); each row's sign makes its largest-magnitude
+ * entry positive (the first of equal ones), so the result does not depend on the machine. */
+void pca_fit(const double *X, size_t n, size_t F, size_t k, double *mean, double *components, double *variance);
+/* out (n, k): out_ic = Σ_j (x_ij - mean_j) components_cj. */
+void pca_project(const double *X, size_t n, size_t F, size_t k, const double *mean, const double *components, double *out);
+/* The percentile bootstrap of the mean of x (n >= 1): `resamples` means of n values drawn from
+ * x with replacement (rng_below), then the levels (1 - level) / 2 and (1 + level) / 2 of those
+ * means as quantiles_of interpolates them, into lo and hi; n = 1 gives lo = hi = x[0] (and
+ * draws nothing). Returns the mean of x. level in (0, 1), e.g. 0.95. */
+double bootstrap_mean_ci(const double *x, size_t n, size_t resamples, double level, Rng *rng, double *lo, double *hi);
+
+/* ------------------------------------------------------------------------------------------
  * Files (zoo/): .npy, IDX, JSON, safetensors, CSV, SVG.
  * ---------------------------------------------------------------------------------------- */
 /* Each function returns RR_OK or an RR_ERR_* code with "<path>: <problem>" in err (see rr_error). */
@@ -916,6 +934,10 @@ int json_end(JsonWriter *w, char *err);   /* "}", close, rename over path; alway
 /* Whether two objects as JsonWriter writes them differ; if so the key of the first member
  * of a that b lacks or holds with another value (else of b that a lacks) goes into key. */
 int json_first_difference(const char *a, const char *b, char *key, size_t len);
+/* The value of member `key` of the object in text (as JsonWriter writes one) into value (len
+ * bytes, cut to fit): a string unquoted and unescaped, anything else as written ("12",
+ * "0.5", "true", "[1, 2]"). Returns 1, or 0 (value empty) when there is no such member. */
+int json_member_text(const char *object, const char *key, char *value, size_t len);
 /* The text json_double writes for x, into buf (at least 32 bytes). */
 void json_format_double(double x, char *buf, size_t len);
 
@@ -993,6 +1015,18 @@ void csv_double(Csv *c, double x, const char *end);   /* x, then end ("," or "\n
  * a missing file gives the header alone. */
 int csv_load_upto(Csv *c, const char *path, const char *header, int64_t max_step, char *err);
 int csv_write(const Csv *c, const char *path, char *err);   /* path.tmp, then rename */
+/* A table read whole, for reading results back: the header's names and every complete row's
+ * fields as text (fields hold no commas; no quoting). A torn last line is dropped; a row with
+ * another number of fields than the header is an RR_ERR_FORMAT naming its line. */
+typedef struct CsvTable {
+    size_t cols, rows;         /* fields per line; rows after the header */
+    char **field;              /* ((rows + 1) cols) pointers into text: the header, then the rows */
+    char *text;                /* owned */
+} CsvTable;
+int csv_read(const char *path, CsvTable *t, char *err);
+void csv_table_free(CsvTable *t);
+size_t csv_column(const CsvTable *t, const char *name);           /* its index, or SIZE_MAX */
+const char *csv_field(const CsvTable *t, size_t row, size_t col); /* row 0 = the first after the header */
 
 /* --- SVG figures (zoo/svg.c), the pictures of SPEC.md §10: standalone files (no scripts, no
  * external references) with a figure title and a grid of panels, each with axes, nice ticks,
@@ -1348,6 +1382,10 @@ typedef void (*TrainProgress)(void *ctx, size_t step, size_t steps, double loss,
  * the run there (its config.json must equal these settings; the differing one is named). */
 int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, int resume, TrainProgress progress,
               void *progress_ctx, char *err);
+/* The encoder of a run's best checkpoint, RUN/best.safetensors, for a zoo of this shape: built
+ * with the settings its metadata records (copied into *settings unless NULL) and loaded, as
+ * the run saved it. RR_OK, or a message naming the file; enc then holds nothing to free. */
+int train_load_encoder(const char *run_dir, ZooShape zoo, Encoder *enc, TrainSettings *settings, char *err);
 /* E(θ) / |E(θ)| for every row of the zoo with the run's best checkpoint: <f4 (N, E) at out. */
 int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char *err);
 

@@ -243,3 +243,45 @@ int json_first_difference(const char *a, const char *b, char *key, size_t len)
     }
     return 0;
 }
+
+int json_member_text(const char *object, const char *key, char *value, size_t len)
+{
+    enum { MAX = 256 };
+    const char *m[MAX];
+    size_t ml[MAX], n = json_members(object, m, ml, MAX);
+    char k[128];
+    for (size_t i = 0; i < n; i++) {
+        member_key(m[i], ml[i], k, sizeof k);
+        if (strcmp(k, key)) continue;
+        const char *v = m[i] + 1, *end = m[i] + ml[i];
+        while (v < end && *v != '"') v += *v == '\\' ? 2 : 1;   /* past the key */
+        v++;
+        while (v < end && (*v == ':' || *v == ' ')) v++;
+        while (end > v && (end[-1] == ' ' || end[-1] == '\n')) end--;
+        size_t out = 0;
+        if (v < end && *v == '"') { /* a string: unescaped (\uXXXX below 0x80 only, as json_string writes) */
+            for (v++; v < end - 1 && out + 1 < len; v++) {
+                char c = *v;
+                if (c == '\\' && v + 1 < end - 1) {
+                    c = *++v;
+                    if (c == 'n') c = '\n';
+                    else if (c == 't') c = '\t';
+                    else if (c == 'r') c = '\r';
+                    else if (c == 'b') c = '\b';
+                    else if (c == 'f') c = '\f';
+                    else if (c == 'u' && v + 4 < end) {
+                        c = (char)strtol((char[]){v[1], v[2], v[3], v[4], 0}, NULL, 16);
+                        v += 4;
+                    }
+                }
+                value[out++] = c;
+            }
+        } else {
+            for (; v < end && out + 1 < len; v++) value[out++] = *v;
+        }
+        if (len) value[out] = '\0';
+        return 1;
+    }
+    if (len) value[0] = '\0';
+    return 0;
+}

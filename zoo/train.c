@@ -587,13 +587,8 @@ static int prepare_run_dir(const char *run_dir, const TrainSettings *s, const ch
     char *a = zoo_slurp(path, &la), *b = zoo_slurp(fresh, &lb), key[128];
     remove(fresh);
     if (!a || !b) rc = rr_error(err, RR_ERR_IO, "%s: cannot read", path);
-    else {
-        a = realloc(a, la + 1), b = realloc(b, lb + 1);
-        if (!a || !b) rr_fatal("out of memory");
-        a[la] = b[lb] = '\0';
-        if (json_first_difference(a, b, key, sizeof key))
-            rc = rr_error(err, RR_ERR_FORMAT, "%s: the run was made with another '%s'; resume it with the same settings", path, key);
-    }
+    else if (json_first_difference(a, b, key, sizeof key))
+        rc = rr_error(err, RR_ERR_FORMAT, "%s: the run was made with another '%s'; resume it with the same settings", path, key);
     free(a);
     free(b);
     return rc;
@@ -711,49 +706,55 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
     return rc;
 }
 
-int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char *err)
+int train_load_encoder(const char *run_dir, ZooShape zoo, Encoder *enc, TrainSettings *settings, char *err)
 {
     char best[1100];
     zoo_path(best, sizeof best, run_dir, "best.safetensors");
     TrainSettings s;
     int rc = checkpoint_settings(best, &s, err);
     if (rc) return rc;
-    ZooData z;
-    if ((rc = zoo_data_load(zoo_dir, &z, err))) return rc;
     EncoderConfig ec;
     EmulatorConfig mc;
+    if ((rc = train_settings_configs(&s, zoo, &ec, &mc, err))) return rc;
+    Safetensors st;
+    if ((rc = safetensors_read(best, &st, err))) return rc;
+    Rng rng = stream(s.seed, STREAM_INIT, 0); /* drawn over by the checkpoint */
+    encoder_init(enc, &ec, &rng);
+    rc = load_network(&st, &enc->params, "encoder.", 0, err);
+    safetensors_free(&st);
+    if (rc) encoder_free(enc);
+    else if (settings) *settings = s;
+    return rc;
+}
+
+int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char *err)
+{
+    ZooData z;
     Encoder enc;
-    Emulator em;
-    if ((rc = train_settings_configs(&s, z.shape, &ec, &mc, err))) {
+    int rc = zoo_data_load(zoo_dir, &z, err);
+    if (rc) return rc;
+    if ((rc = train_load_encoder(run_dir, z.shape, &enc, NULL, err))) {
         zoo_data_free(&z);
         return rc;
     }
-    Rng rng = stream(s.seed, STREAM_INIT, 0);
-    encoder_init(&enc, &ec, &rng);
-    emulator_init(&em, &mc, &rng);
-    rc = load_checkpoint(best, &enc, &em, NULL, 0, err);
+    size_t P = zoo_num_params(z.shape), E = enc.cfg.embed, B = 64;
     NpyArray a;
-    memset(&a, 0, sizeof a);
-    if (!rc) {
-        size_t P = zoo_num_params(z.shape), E = ec.embed, B = 64;
-        npy_alloc(&a, NPY_F4, 2, (size_t[]){z.N, E});
-        Tape t;
-        tape_init(&t);
-        t.record = 0;
-        for (size_t first = 0; first < z.N; first += B) {
-            size_t m = z.N - first < B ? z.N - first : B;
-            tape_reset(&t);
-            Tensor *th = tensor_new(&t, 2, (size_t[]){m, P}, 0);
-            memcpy(th->data, z.theta + first * P, m * P * sizeof(real));
-            Tensor *e = op_l2_normalize(&t, encoder_forward(&t, &enc, th, NULL));   /* (m, E) */
-            npy_from_real(NPY_F4, e->data, m * E, (float *)a.data + first * E);
-        }
-        tape_free(&t);
-        rc = npy_write(out, &a, err);
+    npy_alloc(&a, NPY_F4, 2, (size_t[]){z.N, E});
+    Tape t;
+    tape_init(&t);
+    t.record = 0;
+    for (size_t first = 0; first < z.N; first += B) {
+        size_t m = z.N - first < B ? z.N - first : B;
+        tape_reset(&t);
+        Tensor *th = tensor_new(&t, 2, (size_t[]){m, P}, 0);
+        memcpy(th->data, z.theta + first * P, m * P * sizeof(real));
+        Tensor *e = op_l2_normalize(&t, encoder_forward(&t, &enc, th, NULL));   /* (m, E) */
+        npy_from_real(NPY_F4, e->data, m * E, (float *)a.data + first * E);
     }
+    tape_free(&t);
+    rc = npy_write(out, &a, err);
     npy_free(&a);
     encoder_free(&enc);
-    emulator_free(&em);
     zoo_data_free(&z);
     return rc;
 }

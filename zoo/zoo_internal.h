@@ -33,7 +33,7 @@ int zoo_detect_kind(const char *dir, ZooKind *kind, char *err);
 int zoo_same_file(const char *a, const char *b);
 /* dir/name into buf. */
 void zoo_path(char *buf, size_t len, const char *dir, const char *name);
-/* Whole file into a malloc'd buffer; NULL if unreadable. */
+/* Whole file into a malloc'd buffer, with a '\0' after its *len bytes; NULL if unreadable. */
 char *zoo_slurp(const char *path, size_t *len);
 
 /* One run's rows for every file, in the files' dtypes, filled snapshot by snapshot. */
