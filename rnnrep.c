@@ -1003,6 +1003,34 @@ static int cmd_interrogate(int argc, char **argv)
 }
 
 /* ========================================================================================
+ * report: the figures, tables and words of a reproduction
+ * ====================================================================================== */
+
+static const char report_help[] =
+    "usage: rnnrep report DIR [RUN_DIR...]\n"
+    "\n"
+    "Writes DIR/report.md, DIR/tables/*.csv and DIR/figures/*.svg (standalone SVG) from the runs\n"
+    "of a reproduction directory (DIR/runs/formal/*, DIR/runs/mnist/* trained on DIR/zoos/formal,\n"
+    "DIR/zoos/mnist, as rnnrep reproduce lays them out), or from the RUN_DIRs given (each on the\n"
+    "zoo its config.json names). Per zoo: learning curves; Table 2, each encoder's best\n"
+    "validation loss with a 95% bootstrap interval over seeds, beside the paper's; cloned\n"
+    "performance; the embedding space (PCA); the probing encoders' probes and the zoo RNN's\n"
+    "answers; downstream prediction when the runs hold downstream.csv. Then the interrogator\n"
+    "table. report.md says what each figure shows and where it agrees with the paper.\n";
+
+static int cmd_report(int argc, char **argv)
+{
+    const char *args[1 + MAX_JOBS];
+    char err[RR_ERRLEN];
+    int rc;
+    CommandLine cl = {.name = "rnnrep report", .help = report_help, .arguments = "DIR [RUN_DIR...]", .min_args = 1,
+                      .max_args = COUNT(args), .args = args};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    if (report_write(args[0], args + 1, cl.nargs - 1, stderr, err)) return fprintf(stderr, "rnnrep report: %s\n", err), 1;
+    return 0;
+}
+
+/* ========================================================================================
  * golden: regenerate the reference fixtures
  * ====================================================================================== */
 
@@ -1045,6 +1073,7 @@ static const Command commands[] = {
     {"train", cmd_train, "train an encoder with the emulator on a zoo (emulation training)"},
     {"embed", cmd_embed, "the embeddings of every zoo row with a run's best checkpoint"},
     {"interrogate", cmd_interrogate, "the interrogator theory: queries needed with and without interaction"},
+    {"report", cmd_report, "the report of a reproduction: report.md, tables and SVG figures"},
 };
 
 static void usage(FILE *f)

@@ -1395,6 +1395,26 @@ int params_save(const ParamSet *ps, const char *path, char *err);
 int params_load(ParamSet *ps, const char *path, char *err);
 
 /* ------------------------------------------------------------------------------------------
+ * Reports and reproductions (zoo/report.c, zoo/reproduce.c, SPEC.md §9, §10). A reproduction
+ * directory DIR holds
+ *     DIR/zoos/formal, DIR/zoos/mnist                 the zoos
+ *     DIR/runs/<zoo>/<encoder>-s<seed>/               emulation training runs on each zoo, with
+ *                                                     embeddings.npy, downstream.csv and
+ *                                                     downstream-supervised.csv
+ *     DIR/report.md, DIR/tables/<name>.csv, DIR/figures/<name>.svg   the report
+ * ---------------------------------------------------------------------------------------- */
+/* Writes the report of the runs in DIR/runs/<zoo>/<run> (run_dirs NULL, n 0) or of the run
+ * directories given (each trained on the zoo its config.json names) into DIR/report.md,
+ * DIR/tables and DIR/figures (created when missing). Per zoo: learning curves; Table 2 (each
+ * encoder's best validation loss, mean and 95% percentile-bootstrap interval over seeds, 2000
+ * resamples from a fixed seed, beside SPEC.md §7); cloned performance at the best step; the
+ * embedding space (PCA of the validation and OOD embeddings of the first seed); the probing
+ * encoders' probes and the zoo RNN's answers; downstream prediction when the runs hold
+ * downstream rows. Then the interrogator table. A run without an evaluation is left out with
+ * a line on log (may be NULL). RR_OK, or an error naming the file. */
+int report_write(const char *dir, const char *const *run_dirs, size_t n, FILE *log, char *err);
+
+/* ------------------------------------------------------------------------------------------
  * Worker processes (zoo/workers.c, POSIX): jobs run as processes of their own, started
  * without a shell, for example the slices of a zoo run by this same program.
  * ---------------------------------------------------------------------------------------- */
