@@ -1031,6 +1031,67 @@ static int cmd_report(int argc, char **argv)
 }
 
 /* ========================================================================================
+ * reproduce: the paper in one command
+ * ====================================================================================== */
+
+static const char reproduce_help[] =
+    "usage: rnnrep reproduce --preset tiny|small|paper --out DIR [--zoo formal|mnist|both]\n"
+    "                        [--seeds K] [--jobs N]\n"
+    "\n"
+    "Runs every stage of the paper into DIR: the zoos (DIR/zoos/formal, DIR/zoos/mnist, with\n"
+    "rnnrep zoo --jobs N), emulation training of the six encoders x K seeds\n"
+    "(DIR/runs/ZOO/ENCODER-sSEED, rnnrep train), their embeddings (rnnrep embed), downstream\n"
+    "prediction, pretrained and supervised (rnnrep downstream; skipped when this program has\n"
+    "none), then the report (DIR/report.md, DIR/tables, DIR/figures; see rnnrep report).\n"
+    "Independent runs go to N worker processes. A stage is skipped when its outputs are\n"
+    "complete and resumed when they are not: run the same command again to continue an\n"
+    "interrupted reproduction. One line per stage on stderr.\n"
+    "\n"
+    "presets (README.md says why):\n"
+    "  tiny    zoos of 16 runs x 200 steps, the tiny train preset (13 updates), 2 seeds:\n"
+    "          a few minutes; it checks the pipeline, not the paper\n"
+    "  small   zoos of 1000 runs x 1000 steps (MNIST metrics on 2000 images), the small train\n"
+    "          preset (widths 64, 4,001 updates), 2 seeds: about 6 hours for both zoos with\n"
+    "          --jobs 2 on 2 cores (formal languages alone about 3)\n"
+    "  paper   the paper's zoos (1000 runs x 20,000 steps) and training (100,001 updates,\n"
+    "          widths 256), 3 seeds: about 1,500 CPU-hours, weeks on one machine; spread\n"
+    "          it over many (README.md)\n"
+    "\n"
+    "options:\n"
+    "  --zoo formal|mnist|both   the zoos (both)\n"
+    "  --seeds K                 seeds 1..K of every encoder (the preset's)\n"
+    "  --jobs N                  worker processes (1)\n";
+
+static int cmd_reproduce(int argc, char **argv)
+{
+    const char *preset = NULL, *out = NULL, *zoo = "both";
+    size_t seeds = 0, jobs = 1;
+    char err[RR_ERRLEN];
+    int rc;
+    Option options[] = {
+        {.name = "--preset", .type = OPT_TEXT, .value = &preset, .min = 1, .max = 15, .required = 1},
+        {.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--zoo", .type = OPT_TEXT, .value = &zoo, .min = 1, .max = 16},
+        {.name = "--seeds", .type = OPT_SIZE, .value = &seeds, .min = 1, .max = 1000},
+        {.name = "--jobs", .type = OPT_SIZE, .value = &jobs, .min = 1, .max = MAX_JOBS},
+    };
+    CommandLine cl = {.name = "rnnrep reproduce", .help = reproduce_help, .options = options, .noptions = COUNT(options)};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    ReproduceSettings s;
+    if (reproduce_settings_preset(&s, preset, err)) return usage_error(&cl, "--preset: %s", err);
+    static const char *const zoos[3] = {"formal", "mnist", "both"};
+    int which = 0;
+    while (which < 3 && strcmp(zoo, zoos[which])) which++;
+    if (which == 3) return usage_error(&cl, "--zoo: '%s' is not formal, mnist or both", zoo);
+    s.zoo[ZOO_KIND_FORMAL] = which != 1;
+    s.zoo[ZOO_KIND_MNIST] = which != 0;
+    if (seeds) s.seeds = seeds;
+    s.jobs = jobs;
+    if (reproduce_run(&s, out, program_path, stderr, err)) return fprintf(stderr, "rnnrep reproduce: %s\n", err), 1;
+    return 0;
+}
+
+/* ========================================================================================
  * golden: regenerate the reference fixtures
  * ====================================================================================== */
 
@@ -1074,6 +1135,7 @@ static const Command commands[] = {
     {"embed", cmd_embed, "the embeddings of every zoo row with a run's best checkpoint"},
     {"interrogate", cmd_interrogate, "the interrogator theory: queries needed with and without interaction"},
     {"report", cmd_report, "the report of a reproduction: report.md, tables and SVG figures"},
+    {"reproduce", cmd_reproduce, "the paper in one command: zoos, training, embeddings, downstream, report"},
 };
 
 static void usage(FILE *f)

@@ -1414,6 +1414,34 @@ int params_load(ParamSet *ps, const char *path, char *err);
  * a line on log (may be NULL). RR_OK, or an error naming the file. */
 int report_write(const char *dir, const char *const *run_dirs, size_t n, FILE *log, char *err);
 
+/* What `rnnrep reproduce` makes: the zoos, then for each zoo every encoder chosen x seeds
+ * 1..seeds trained with the train preset (steps overridden unless 0), embedded, downstream
+ * predictions (pretrained and supervised), the report. */
+typedef struct ReproduceSettings {
+    char preset[16];                 /* tiny, small, paper: names the zoo and train presets too */
+    int zoo[2];                      /* 1: reproduce on that zoo kind ([ZOO_KIND_FORMAL], [ZOO_KIND_MNIST]) */
+    ZooSettings zoo_settings[2];     /* each zoo's generation settings, by kind */
+    char train_preset[16];           /* rnnrep train's preset */
+    size_t train_steps;              /* 0: the train preset's */
+    int encoder[ENC_COUNT];          /* 1: train encoder_facts[k] */
+    size_t seeds;                    /* K: seeds 1..K */
+    size_t jobs;                     /* worker processes at a time */
+} ReproduceSettings;
+/* The settings of a preset:
+ *   tiny    zoos of 16 runs x 200 steps, the tiny train preset, 2 seeds: a few minutes
+ *   small   zoos of 1000 runs x 1000 steps (snapshot steps scaled; MNIST metrics on 2 batches
+ *           of 1000 images), the small train preset, 2 seeds: hours
+ *   paper   the paper zoo and train presets, 3 seeds: weeks of CPU time
+ * every encoder, both zoos, one job. RR_OK or RR_ERR_FORMAT naming the presets. */
+int reproduce_settings_preset(ReproduceSettings *s, const char *preset, char *err);
+/* Runs the stages of a reproduction into dir (layout above): zoo, train, embed, downstream
+ * (skipped when `program downstream --help` fails), report. Each runs commands of program
+ * (this rnnrep) as worker processes, s->jobs at a time, and skips what is complete, so a
+ * reproduction interrupted at any point continues where it stopped (runs begun continue
+ * with --resume), and one on a finished directory does nothing. One line per stage on log
+ * (may be NULL): its start and end, or why it was skipped. RR_OK, or the first error. */
+int reproduce_run(const ReproduceSettings *s, const char *dir, const char *program, FILE *log, char *err);
+
 /* ------------------------------------------------------------------------------------------
  * Worker processes (zoo/workers.c, POSIX): jobs run as processes of their own, started
  * without a shell, for example the slices of a zoo run by this same program.
@@ -1421,6 +1449,7 @@ int report_write(const char *dir, const char *const *run_dirs, size_t n, FILE *l
 typedef struct WorkerJob {
     char *const *argv;       /* NULL-terminated; argv[0] is the program, found as execvp finds it */
     const char *label;       /* names the job in messages, e.g. "slice 1:3" */
+    int quiet;               /* 1: its stdout and stderr go to /dev/null (a probe such as "--help") */
 } WorkerJob;
 
 /* Runs jobs[0 .. n) as child processes, at most `parallel` at a time and in order, and waits
