@@ -1096,21 +1096,32 @@ static int cmd_reproduce(int argc, char **argv)
  * ====================================================================================== */
 
 static const char golden_help[] =
-    "usage: rnnrep golden [--out DIR]\n"
+    "usage: rnnrep golden [--out DIR] [--width reduced|paper]\n"
     "\n"
-    "Recomputes every fixture (each network at reduced widths, with inputs, outputs, a loss and\n"
-    "all gradients; an AdamW trajectory) deterministically and writes them as float32 .npy\n"
-    "files with a README.md that documents each array and parameter layout. Default DIR golden.\n";
+    "Recomputes every fixture (each network with inputs, outputs, a loss and all gradients; an\n"
+    "AdamW trajectory) deterministically and writes them as float32 .npy files with a README.md\n"
+    "that documents each array and parameter layout. --width reduced (the default) writes the\n"
+    "small networks of golden/ (default DIR golden), which make test checks; --width paper the\n"
+    "same fixtures at the paper's widths, for a backend to test itself at real size (then --out\n"
+    "is required: they are not kept in golden/).\n";
 
 static int cmd_golden(int argc, char **argv)
 {
-    const char *dir = "golden";
+    const char *dir = "golden", *width = "reduced";
     char err[RR_ERRLEN];
     int rc;
-    Option options[] = {{.name = "--out", .type = OPT_TEXT, .value = &dir, .min = 1, .max = PATH_CHARS}};
+    Option options[] = {
+        {.name = "--out", .type = OPT_TEXT, .value = &dir, .min = 1, .max = PATH_CHARS},
+        {.name = "--width", .type = OPT_TEXT, .value = &width, .min = 1, .max = 16},
+    };
     CommandLine cl = {.name = "rnnrep golden", .help = golden_help, .options = options, .noptions = COUNT(options)};
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
-    if (golden_write(dir, err)) return fprintf(stderr, "rnnrep golden: %s\n", err), 1;
+    static const char *const widths[2] = {"reduced", "paper"}; /* in GoldenWidth order */
+    int w = 0;
+    while (w < 2 && strcmp(width, widths[w])) w++;
+    if (w == 2) return usage_error(&cl, "--width: '%s' is not reduced or paper", width);
+    if (w == GOLDEN_PAPER && !given(&cl, "--out")) return usage_error(&cl, "--width paper needs --out (golden/ holds the reduced widths)");
+    if (golden_write(dir, (GoldenWidth)w, err)) return fprintf(stderr, "rnnrep golden: %s\n", err), 1;
     printf("wrote %s/ and %s/README.md\n", dir, dir);
     return 0;
 }

@@ -1464,12 +1464,17 @@ int workers_run(const WorkerJob *jobs, size_t n, size_t parallel, char *err);
 int worker_orphaned(uint64_t parent);
 
 /* ------------------------------------------------------------------------------------------
- * Golden fixtures (zoo/golden.c): every network at reduced widths with its inputs, outputs,
- * a loss and all gradients, as float32 .npy files, plus golden/README.md describing them.
+ * Golden fixtures (zoo/golden.c): every network at reduced widths (golden/) or at the paper's,
+ * with its inputs, outputs, a loss and all gradients, as float32 .npy files, plus a README.md
+ * in the same directory describing them.
  * ---------------------------------------------------------------------------------------- */
-int golden_write(const char *dir, char *err);
+typedef enum GoldenWidth {
+    GOLDEN_REDUCED,   /* small networks: golden/, checked by make test */
+    GOLDEN_PAPER      /* the paper's widths (encoder_config_paper, emulator D = 256): real size */
+} GoldenWidth;
+int golden_write(const char *dir, GoldenWidth width, char *err);
 /* Recomputes every fixture and compares it with dir, one line per array on log (may be
  * NULL); *mismatches counts arrays over the tolerance. RR_OK unless a file is unreadable. */
-int golden_compare(const char *dir, FILE *log, size_t *mismatches, char *err);
+int golden_compare(const char *dir, GoldenWidth width, FILE *log, size_t *mismatches, char *err);
 
 #endif /* RNNREP_H */
