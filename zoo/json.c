@@ -185,7 +185,7 @@ static size_t json_members(const char *text, const char **member_start, size_t *
             if (!start && depth == 0) start = p;
         } else if (c == '[' || c == '{') depth++;
         else if ((c == ']' || c == '}') && depth > 0) depth--;
-        else if (c == ',' || c == '}') { /* depth 0: a member ends, or the object */
+        else if (depth == 0 && (c == ',' || c == '}')) { /* a member ends, or the object */
             if (start && n < max) {
                 member_start[n] = start;
                 member_len[n] = (size_t)(p - start);
