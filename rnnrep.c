@@ -1036,7 +1036,7 @@ static int cmd_report(int argc, char **argv)
 
 static const char reproduce_help[] =
     "usage: rnnrep reproduce --preset tiny|small|paper --out DIR [--zoo formal|mnist|both]\n"
-    "                        [--seeds K] [--jobs N]\n"
+    "                        [--seeds K] [--train-steps N] [--jobs N]\n"
     "\n"
     "Runs every stage of the paper into DIR: the zoos (DIR/zoos/formal, DIR/zoos/mnist, with\n"
     "rnnrep zoo --jobs N), emulation training of the six encoders x K seeds\n"
@@ -1060,12 +1060,14 @@ static const char reproduce_help[] =
     "options:\n"
     "  --zoo formal|mnist|both   the zoos (both)\n"
     "  --seeds K                 seeds 1..K of every encoder (the preset's)\n"
+    "  --train-steps N           train every encoder to step N (the train preset's); a new\n"
+    "                            --out, since finished runs keep their steps\n"
     "  --jobs N                  worker processes (1)\n";
 
 static int cmd_reproduce(int argc, char **argv)
 {
     const char *preset = NULL, *out = NULL, *zoo = "both";
-    size_t seeds = 0, jobs = 1;
+    size_t seeds = 0, jobs = 1, train_steps = 0;
     char err[RR_ERRLEN];
     int rc;
     Option options[] = {
@@ -1073,6 +1075,7 @@ static int cmd_reproduce(int argc, char **argv)
         {.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS, .required = 1},
         {.name = "--zoo", .type = OPT_TEXT, .value = &zoo, .min = 1, .max = 16},
         {.name = "--seeds", .type = OPT_SIZE, .value = &seeds, .min = 1, .max = 1000},
+        {.name = "--train-steps", .type = OPT_SIZE, .value = &train_steps, .min = 1, .max = 100000000},
         {.name = "--jobs", .type = OPT_SIZE, .value = &jobs, .min = 1, .max = MAX_JOBS},
     };
     CommandLine cl = {.name = "rnnrep reproduce", .help = reproduce_help, .options = options, .noptions = COUNT(options)};
@@ -1086,6 +1089,7 @@ static int cmd_reproduce(int argc, char **argv)
     s.zoo[ZOO_KIND_FORMAL] = which != 1;
     s.zoo[ZOO_KIND_MNIST] = which != 0;
     if (seeds) s.seeds = seeds;
+    s.train_steps = train_steps;
     s.jobs = jobs;
     if (reproduce_run(&s, out, program_path, stderr, err)) return fprintf(stderr, "rnnrep reproduce: %s\n", err), 1;
     return 0;
