@@ -195,6 +195,61 @@ static size_t count(const char *text, const char *what)
     return n;
 }
 
+/* Downstream rows as `rnnrep downstream` writes them (SPEC.md §9), for two runs: figures per
+ * target with a bar series per training and predictor, the table, the paper's claim in words. */
+static void check_downstream(const char *given, const char *run_a, const char *run_b)
+{
+    static const char *const head = "encoder,seed,training,predictor,target,split,metric,value\n";
+    char text[4096], path[600], err[RR_ERRLEN];
+    size_t len;
+    const char *runs[2] = {run_a, run_b}, *encoders[2] = {"interactive", "stats"};
+    for (int r = 0; r < 2; r++) {
+        double good = r == 0 ? 0.6 : 0.3; /* interactive best */
+        int n = snprintf(text, sizeof text, "%s", head);
+        static const char *const splits[2] = {"val", "ood"};
+        for (int sp = 0; sp < 2; sp++) {
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s,1,pretrained,ridge,task,%s,exact_match,%g\n", encoders[r], splits[sp], good);
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s,1,pretrained,mlp,task,%s,exact_match,%g\n", encoders[r], splits[sp], good - 0.1);
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s,1,pretrained,ridge,task,%s,block_accuracy,%g\n", encoders[r], splits[sp], good + 0.2);
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s,1,pretrained,ridge,accuracy,%s,r2,nan\n", encoders[r], splits[sp]);
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s,1,pretrained,ridge,accuracy,%s,kendall_tau,0.5\n", encoders[r], splits[sp]);
+            n += snprintf(text + n, sizeof text - (size_t)n, "constant,1,reference,ridge,task,%s,exact_match,0.05\n", splits[sp]);
+        }
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s,1,pretrained,ridge,task,ood,exact_match,%g\n", encoders[r], good); /* replaced, not doubled */
+        snprintf(path, sizeof path, "%s/downstream.csv", runs[r]);
+        spit(path, text, (size_t)n);
+        n = snprintf(text, sizeof text, "%s%s,1,supervised,mlp,task,ood,exact_match,0.2\n", head, encoders[r]);
+        snprintf(path, sizeof path, "%s/downstream-supervised.csv", runs[r]);
+        spit(path, text, (size_t)n);
+    }
+    int rc = report_write(given, runs, 2, NULL, err);
+    CHECK(rc == RR_OK, "a report with downstream rows: %s", rc ? err : "");
+    static const char *const figures[2] = {"formal-downstream-task", "formal-downstream-accuracy"};
+    for (int f = 0; f < 2; f++) {
+        snprintf(path, sizeof path, "%s/figures/%s.svg", given, figures[f]);
+        char *svg = slurp(path, &len), why[200] = "";
+        size_t inked = 0, series = svg ? series_groups(svg, &inked) : 0;
+        CHECK(svg && xml_well_formed(svg, why) && series > 0 && inked == series && points_outside(svg) == 0,
+              "%s: well-formed, %zu series, %zu inked (%s)", path, series, inked, why);
+        free(svg);
+    }
+    snprintf(path, sizeof path, "%s/figures/formal-downstream-task.svg", given);
+    char *svg = slurp(path, &len);
+    CHECK(svg && strstr(svg, "pretrained, ridge") && strstr(svg, "supervised, mlp") && strstr(svg, "reference, ridge"),
+          "the task figure has a series per training and predictor");
+    free(svg);
+    snprintf(path, sizeof path, "%s/tables/formal-downstream.csv", given);
+    char *table = slurp(path, &len);
+    CHECK(table && strstr(table, "task,exact_match,ood,interactive,pretrained,ridge,1,0.6,0.6,0.6\n") &&
+          strstr(table, "task,exact_match,ood,constant,reference,ridge,1,"), "the downstream table: one row per cell, one seed");
+    free(table);
+    snprintf(path, sizeof path, "%s/report.md", given);
+    char *md = slurp(path, &len);
+    CHECK(md && strstr(md, "**interactive** (0.6, ridge)") && strstr(md, "clearly best at OOD task prediction: agree") &&
+          strstr(md, "supervised (mlp): 0.2"), "report.md names the best pretrained encoder and the paper's claim");
+    free(md);
+}
+
 static void check_reproduction(void)
 {
     char cmd[1400], err[RR_ERRLEN], log_path[300], path[600], keep[600];
@@ -254,6 +309,8 @@ static void check_reproduction(void)
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL, "it has the interactive encoder's probes");
     if (f) fclose(f);
+
+    check_downstream(given, run_a, run_b);
 
     rc = report_write("build/tests", NULL, 0, NULL, err);
     CHECK(rc == RR_ERR_FORMAT && strstr(err, "no run"), "a directory without runs: %s", err);

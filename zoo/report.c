@@ -886,6 +886,22 @@ static size_t ds_distinct(const DsRows *d, int f, int fa, const char *va, const 
     return n;
 }
 
+/* The series in the order of SPEC.md §6: pretrained, supervised, reference, then others by name. */
+static int training_rank(const char *t)
+{
+    static const char *const order[3] = {"pretrained", "supervised", "reference"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(t, order[i])) return i;
+    return 3;
+}
+
+static int training_order(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    int rx = training_rank(x), ry = training_rank(y);
+    return rx != ry ? rx - ry : strcmp(x, y);
+}
+
 /* Whether a smaller value of the metric is better (errors, losses). */
 static int lower_is_better(const char *metric)
 {
@@ -945,6 +961,7 @@ static int section_downstream(Report *r, ZooReport *zr, char *err)
     }
     free(others);
     size_t ntrain = ds_distinct(&d, DS_TRAINING, -1, NULL, trainings), npred = ds_distinct(&d, DS_PREDICTOR, -1, NULL, predictors);
+    qsort(trainings, ntrain, sizeof *trainings, training_order);
     static const char *const splits[2] = {"ood", "val"};
     static const char *const split_titles[2] = {"OOD (held-out half of the OOD tasks)", "validation"};
     Csv t;
@@ -984,19 +1001,23 @@ static int section_downstream(Report *r, ZooReport *zr, char *err)
                         if (present) svg_bars(p, series, mean, lo, hi, nenc);
                     }
             }
-        /* In words: the best pretrained encoder out of distribution on the first metric. */
+        /* In words: the best pretrained encoder out of distribution, on the first metric that has one. */
         const char *metric = metrics[0];
-        int lower = lower_is_better(metric);
+        int lower = 0;
         size_t best = SIZE_MAX;
         double best_value = NAN;
         const char *best_predictor = "";
-        for (size_t e = 0; e < nenc; e++)
-            for (size_t b = 0; b < npred; b++) {
-                const char *key[DS_VALUE] = {encoders[e], NULL, "pretrained", predictors[b], targets[ti], "ood", metric};
-                double l, h, v = ds_cell(&d, key, &l, &h, NULL);
-                if (isfinite(v) && (best == SIZE_MAX || (lower ? v < best_value : v > best_value)))
-                    best = e, best_value = v, best_predictor = predictors[b];
-            }
+        for (size_t mi = 0; mi < nmetrics && best == SIZE_MAX; mi++) {
+            metric = metrics[mi];
+            lower = lower_is_better(metric);
+            for (size_t e = 0; e < nenc; e++)
+                for (size_t b = 0; b < npred; b++) {
+                    const char *key[DS_VALUE] = {encoders[e], NULL, "pretrained", predictors[b], targets[ti], "ood", metric};
+                    double l, h, v = ds_cell(&d, key, &l, &h, NULL);
+                    if (isfinite(v) && (best == SIZE_MAX || (lower ? v < best_value : v > best_value)))
+                        best = e, best_value = v, best_predictor = predictors[b];
+                }
+        }
         csv_printf(&r->md, "**%s.** ", targets[ti]);
         if (best != SIZE_MAX) {
             csv_printf(&r->md, "Best pretrained encoder out of distribution by %s (%s is better): **%s** (%.4g, %s).", metric,
@@ -1011,7 +1032,7 @@ static int section_downstream(Report *r, ZooReport *zr, char *err)
                 csv_printf(&r->md, " The paper finds the pretrained interactive probing encoder clearly best at OOD task "
                            "prediction: %s.", !strncmp(encoders[best], "interactive", 11) ? "agree" : "disagree");
         } else {
-            csv_printf(&r->md, "No pretrained OOD value of %s.", metric);
+            csv_printf(&r->md, "No pretrained encoder has a finite OOD value.");
         }
         csv_printf(&r->md, "\n\n");
         file_part(targets[ti], title, sizeof title);
