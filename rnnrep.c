@@ -1098,25 +1098,129 @@ static int cmd_interrogate(int argc, char **argv)
 }
 
 /* ========================================================================================
+ * report: the figures, tables and words of a reproduction
+ * ====================================================================================== */
+
+static const char report_help[] =
+    "usage: rnnrep report DIR [RUN_DIR...]\n"
+    "\n"
+    "Writes DIR/report.md, DIR/tables/*.csv and DIR/figures/*.svg (standalone SVG) from the runs\n"
+    "of a reproduction directory (DIR/runs/formal/*, DIR/runs/mnist/* trained on DIR/zoos/formal,\n"
+    "DIR/zoos/mnist, as rnnrep reproduce lays them out), or from the RUN_DIRs given (each on the\n"
+    "zoo its config.json names). Per zoo: learning curves; Table 2, each encoder's best\n"
+    "validation loss with a 95% bootstrap interval over seeds, beside the paper's; cloned\n"
+    "performance; the embedding space (PCA); the probing encoders' probes and the zoo RNN's\n"
+    "answers; downstream prediction when the runs hold downstream.csv. Then the interrogator\n"
+    "table. report.md says what each figure shows and where it agrees with the paper.\n";
+
+static int cmd_report(int argc, char **argv)
+{
+    const char *args[1 + MAX_JOBS];
+    char err[RR_ERRLEN];
+    int rc;
+    CommandLine cl = {.name = "rnnrep report", .help = report_help, .arguments = "DIR [RUN_DIR...]", .min_args = 1,
+                      .max_args = COUNT(args), .args = args};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    if (report_write(args[0], args + 1, cl.nargs - 1, stderr, err)) return fprintf(stderr, "rnnrep report: %s\n", err), 1;
+    return 0;
+}
+
+/* ========================================================================================
+ * reproduce: the paper in one command
+ * ====================================================================================== */
+
+static const char reproduce_help[] =
+    "usage: rnnrep reproduce --preset tiny|small|paper --out DIR [--zoo formal|mnist|both]\n"
+    "                        [--seeds K] [--train-steps N] [--jobs N]\n"
+    "\n"
+    "Runs every stage of the paper into DIR: the zoos (DIR/zoos/formal, DIR/zoos/mnist, with\n"
+    "rnnrep zoo --jobs N), emulation training of the six encoders x K seeds\n"
+    "(DIR/runs/ZOO/ENCODER-sSEED, rnnrep train), their embeddings (rnnrep embed), downstream\n"
+    "prediction, pretrained and supervised (rnnrep downstream; skipped when this program has\n"
+    "none), then the report (DIR/report.md, DIR/tables, DIR/figures; see rnnrep report).\n"
+    "Independent runs go to N worker processes. A stage is skipped when its outputs are\n"
+    "complete and resumed when they are not: run the same command again to continue an\n"
+    "interrupted reproduction. One line per stage on stderr.\n"
+    "\n"
+    "presets (README.md says why):\n"
+    "  tiny    zoos of 16 runs x 200 steps, the tiny train preset (13 updates), 2 seeds:\n"
+    "          a few minutes; it checks the pipeline, not the paper\n"
+    "  small   zoos of 1000 runs x 1000 steps (MNIST metrics on 2000 images), the small train\n"
+    "          preset (widths 64, 4,001 updates), 2 seeds: about 6 hours for both zoos with\n"
+    "          --jobs 2 on 2 cores (formal languages alone about 3)\n"
+    "  paper   the paper's zoos (1000 runs x 20,000 steps) and training (100,001 updates,\n"
+    "          widths 256), 3 seeds: about 1,500 CPU-hours, weeks on one machine; spread\n"
+    "          it over many (README.md)\n"
+    "\n"
+    "options:\n"
+    "  --zoo formal|mnist|both   the zoos (both)\n"
+    "  --seeds K                 seeds 1..K of every encoder (the preset's)\n"
+    "  --train-steps N           train every encoder to step N (the train preset's); a new\n"
+    "                            --out, since finished runs keep their steps\n"
+    "  --jobs N                  worker processes (1)\n";
+
+static int cmd_reproduce(int argc, char **argv)
+{
+    const char *preset = NULL, *out = NULL, *zoo = "both";
+    size_t seeds = 0, jobs = 1, train_steps = 0;
+    char err[RR_ERRLEN];
+    int rc;
+    Option options[] = {
+        {.name = "--preset", .type = OPT_TEXT, .value = &preset, .min = 1, .max = 15, .required = 1},
+        {.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS, .required = 1},
+        {.name = "--zoo", .type = OPT_TEXT, .value = &zoo, .min = 1, .max = 16},
+        {.name = "--seeds", .type = OPT_SIZE, .value = &seeds, .min = 1, .max = 1000},
+        {.name = "--train-steps", .type = OPT_SIZE, .value = &train_steps, .min = 1, .max = 100000000},
+        {.name = "--jobs", .type = OPT_SIZE, .value = &jobs, .min = 1, .max = MAX_JOBS},
+    };
+    CommandLine cl = {.name = "rnnrep reproduce", .help = reproduce_help, .options = options, .noptions = COUNT(options)};
+    if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
+    ReproduceSettings s;
+    if (reproduce_settings_preset(&s, preset, err)) return usage_error(&cl, "--preset: %s", err);
+    static const char *const zoos[3] = {"formal", "mnist", "both"};
+    int which = 0;
+    while (which < 3 && strcmp(zoo, zoos[which])) which++;
+    if (which == 3) return usage_error(&cl, "--zoo: '%s' is not formal, mnist or both", zoo);
+    s.zoo[ZOO_KIND_FORMAL] = which != 1;
+    s.zoo[ZOO_KIND_MNIST] = which != 0;
+    if (seeds) s.seeds = seeds;
+    s.train_steps = train_steps;
+    s.jobs = jobs;
+    if (reproduce_run(&s, out, program_path, stderr, err)) return fprintf(stderr, "rnnrep reproduce: %s\n", err), 1;
+    return 0;
+}
+
+/* ========================================================================================
  * golden: regenerate the reference fixtures
  * ====================================================================================== */
 
 static const char golden_help[] =
-    "usage: rnnrep golden [--out DIR]\n"
+    "usage: rnnrep golden [--out DIR] [--width reduced|paper]\n"
     "\n"
-    "Recomputes every fixture (each network at reduced widths, with inputs, outputs, a loss and\n"
-    "all gradients; an AdamW trajectory) deterministically and writes them as float32 .npy\n"
-    "files with a README.md that documents each array and parameter layout. Default DIR golden.\n";
+    "Recomputes every fixture (each network with inputs, outputs, a loss and all gradients; an\n"
+    "AdamW trajectory) deterministically and writes them as float32 .npy files with a README.md\n"
+    "that documents each array and parameter layout. --width reduced (the default) writes the\n"
+    "small networks of golden/ (default DIR golden), which make test checks; --width paper the\n"
+    "same fixtures at the paper's widths, for a backend to test itself at real size (then --out\n"
+    "is required: they are not kept in golden/).\n";
 
 static int cmd_golden(int argc, char **argv)
 {
-    const char *dir = "golden";
+    const char *dir = "golden", *width = "reduced";
     char err[RR_ERRLEN];
     int rc;
-    Option options[] = {{.name = "--out", .type = OPT_TEXT, .value = &dir, .min = 1, .max = PATH_CHARS}};
+    Option options[] = {
+        {.name = "--out", .type = OPT_TEXT, .value = &dir, .min = 1, .max = PATH_CHARS},
+        {.name = "--width", .type = OPT_TEXT, .value = &width, .min = 1, .max = 16},
+    };
     CommandLine cl = {.name = "rnnrep golden", .help = golden_help, .options = options, .noptions = COUNT(options)};
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
-    if (golden_write(dir, err)) return fprintf(stderr, "rnnrep golden: %s\n", err), 1;
+    static const char *const widths[2] = {"reduced", "paper"}; /* in GoldenWidth order */
+    int w = 0;
+    while (w < 2 && strcmp(width, widths[w])) w++;
+    if (w == 2) return usage_error(&cl, "--width: '%s' is not reduced or paper", width);
+    if (w == GOLDEN_PAPER && !given(&cl, "--out")) return usage_error(&cl, "--width paper needs --out (golden/ holds the reduced widths)");
+    if (golden_write(dir, (GoldenWidth)w, err)) return fprintf(stderr, "rnnrep golden: %s\n", err), 1;
     printf("wrote %s/ and %s/README.md\n", dir, dir);
     return 0;
 }
@@ -1141,6 +1245,8 @@ static const Command commands[] = {
     {"embed", cmd_embed, "the embeddings of every zoo row with a run's best checkpoint"},
     {"downstream", cmd_downstream, "what a run's embeddings predict about the zoo RNNs (and baselines)"},
     {"interrogate", cmd_interrogate, "the interrogator theory: queries needed with and without interaction"},
+    {"report", cmd_report, "the report of a reproduction: report.md, tables and SVG figures"},
+    {"reproduce", cmd_reproduce, "the paper in one command: zoos, training, embeddings, downstream, report"},
 };
 
 static void usage(FILE *f)

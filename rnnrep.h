@@ -801,6 +801,24 @@ double angle_from_sincos(double sin_a, double cos_a);
 double circular_mae(const double *truth_degrees, const double *pred_degrees, size_t n);
 
 /* ------------------------------------------------------------------------------------------
+ * Statistics of a report (models/statistics.c), in double: principal components of embeddings
+ * and the bootstrap confidence interval of a mean over seeds.
+ * ---------------------------------------------------------------------------------------- */
+/* PCA of n >= 1 rows X (n, F): mean (F) = Σ_i x_i / n; the covariance
+ * C = Σ_i (x_i - mean)(x_i - mean)ᵀ / n (F, F); its k <= F leading eigenvectors, by cyclic
+ * Jacobi rotations, as the rows of components (k, F), unit length, eigenvalues descending
+ * (ties to the lower index) in variance (k); each row's sign makes its largest-magnitude
+ * entry positive (the first of equal ones), so the result does not depend on the machine. */
+void pca_fit(const double *X, size_t n, size_t F, size_t k, double *mean, double *components, double *variance);
+/* out (n, k): out_ic = Σ_j (x_ij - mean_j) components_cj. */
+void pca_project(const double *X, size_t n, size_t F, size_t k, const double *mean, const double *components, double *out);
+/* The percentile bootstrap of the mean of x (n >= 1): `resamples` means of n values drawn from
+ * x with replacement (rng_below), then the levels (1 - level) / 2 and (1 + level) / 2 of those
+ * means as quantiles_of interpolates them, into lo and hi; n = 1 gives lo = hi = x[0] (and
+ * draws nothing). Returns the mean of x. level in (0, 1), e.g. 0.95. */
+double bootstrap_mean_ci(const double *x, size_t n, size_t resamples, double level, Rng *rng, double *lo, double *hi);
+
+/* ------------------------------------------------------------------------------------------
  * Files (zoo/): .npy, IDX, JSON, safetensors, CSV, SVG.
  * ---------------------------------------------------------------------------------------- */
 /* Each function returns RR_OK or an RR_ERR_* code with "<path>: <problem>" in err (see rr_error). */
@@ -925,9 +943,10 @@ int json_end(JsonWriter *w, char *err);   /* "}", close, rename over path; alway
 /* Whether two objects as JsonWriter writes them differ; if so the key of the first member
  * of a that b lacks or holds with another value (else of b that a lacks) goes into key. */
 int json_first_difference(const char *a, const char *b, char *key, size_t len);
-/* The value of the member key of the object in text as written (a string with its quotes, a
- * number, a list), into value (len bytes): 1, or 0 when the object has no such member. */
-int json_member_text(const char *text, const char *key, char *value, size_t len);
+/* The value of member `key` of the object in text (as JsonWriter writes one) into value (len
+ * bytes, cut to fit): a string unquoted and unescaped, anything else as written ("12",
+ * "0.5", "true", "[1, 2]"). Returns 1, or 0 (value empty) when there is no such member. */
+int json_member_text(const char *object, const char *key, char *value, size_t len);
 /* The text json_double writes for x, into buf (at least 32 bytes). */
 void json_format_double(double x, char *buf, size_t len);
 
@@ -1011,6 +1030,18 @@ int csv_load(Csv *c, const char *path, const char *header, char *err);
  * first key_fields fields are row's, or else at the end. */
 void csv_put(Csv *c, const char *row, size_t key_fields);
 int csv_write(const Csv *c, const char *path, char *err);   /* path.tmp, then rename */
+/* A table read whole, for reading results back: the header's names and every complete row's
+ * fields as text (fields hold no commas; no quoting). A torn last line is dropped; a row with
+ * another number of fields than the header is an RR_ERR_FORMAT naming its line. */
+typedef struct CsvTable {
+    size_t cols, rows;         /* fields per line; rows after the header */
+    char **field;              /* ((rows + 1) cols) pointers into text: the header, then the rows */
+    char *text;                /* owned */
+} CsvTable;
+int csv_read(const char *path, CsvTable *t, char *err);
+void csv_table_free(CsvTable *t);
+size_t csv_column(const CsvTable *t, const char *name);           /* its index, or SIZE_MAX */
+const char *csv_field(const CsvTable *t, size_t row, size_t col); /* row 0 = the first after the header */
 
 /* --- SVG figures (zoo/svg.c), the pictures of SPEC.md §10: standalone files (no scripts, no
  * external references) with a figure title and a grid of panels, each with axes, nice ticks,
@@ -1370,6 +1401,10 @@ typedef void (*TrainProgress)(void *ctx, size_t step, size_t steps, double loss,
  * the run there (its config.json must equal these settings; the differing one is named). */
 int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, int resume, TrainProgress progress,
               void *progress_ctx, char *err);
+/* The encoder of a run's best checkpoint, RUN/best.safetensors, for a zoo of this shape: built
+ * with the settings its metadata records (copied into *settings unless NULL) and loaded, as
+ * the run saved it. RR_OK, or a message naming the file; enc then holds nothing to free. */
+int train_load_encoder(const char *run_dir, ZooShape zoo, Encoder *enc, TrainSettings *settings, char *err);
 /* E(θ) / |E(θ)| for every row of the zoo with the run's best checkpoint: <f4 (N, E) at out. */
 int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char *err);
 /* The same in memory, for the zoo z: *e (N, E), malloc'd (the caller frees it), and the
@@ -1434,12 +1469,61 @@ int downstream_run(const char *zoo_dir, const char *run_dir, const char *out, co
                    TrainProgress progress, void *progress_ctx, char *err);
 
 /* ------------------------------------------------------------------------------------------
+ * Reports and reproductions (zoo/report.c, zoo/reproduce.c, SPEC.md §9, §10). A reproduction
+ * directory DIR holds
+ *     DIR/zoos/formal, DIR/zoos/mnist                 the zoos
+ *     DIR/runs/<zoo>/<encoder>-s<seed>/               emulation training runs on each zoo, with
+ *                                                     embeddings.npy, downstream.csv and
+ *                                                     downstream-supervised.csv
+ *     DIR/report.md, DIR/tables/<name>.csv, DIR/figures/<name>.svg   the report
+ * ---------------------------------------------------------------------------------------- */
+/* Writes the report of the runs in DIR/runs/<zoo>/<run> (run_dirs NULL, n 0) or of the run
+ * directories given (each trained on the zoo its config.json names) into DIR/report.md,
+ * DIR/tables and DIR/figures (created when missing). Per zoo: learning curves; Table 2 (each
+ * encoder's best validation loss, mean and 95% percentile-bootstrap interval over seeds, 2000
+ * resamples from a fixed seed, beside SPEC.md §7); cloned performance at the best step; the
+ * embedding space (PCA of the validation and OOD embeddings of the first seed); the probing
+ * encoders' probes and the zoo RNN's answers; downstream prediction when the runs hold
+ * downstream rows. Then the interrogator table. A run without an evaluation is left out with
+ * a line on log (may be NULL). RR_OK, or an error naming the file. */
+int report_write(const char *dir, const char *const *run_dirs, size_t n, FILE *log, char *err);
+
+/* What `rnnrep reproduce` makes: the zoos, then for each zoo every encoder chosen x seeds
+ * 1..seeds trained with the train preset (steps overridden unless 0), embedded, downstream
+ * predictions (pretrained and supervised), the report. */
+typedef struct ReproduceSettings {
+    char preset[16];                 /* tiny, small, paper: names the zoo and train presets too */
+    int zoo[2];                      /* 1: reproduce on that zoo kind ([ZOO_KIND_FORMAL], [ZOO_KIND_MNIST]) */
+    ZooSettings zoo_settings[2];     /* each zoo's generation settings, by kind */
+    char train_preset[16];           /* rnnrep train's preset */
+    size_t train_steps;              /* 0: the train preset's */
+    int encoder[ENC_COUNT];          /* 1: train encoder_facts[k] */
+    size_t seeds;                    /* K: seeds 1..K */
+    size_t jobs;                     /* worker processes at a time */
+} ReproduceSettings;
+/* The settings of a preset:
+ *   tiny    zoos of 16 runs x 200 steps, the tiny train preset, 2 seeds: a few minutes
+ *   small   zoos of 1000 runs x 1000 steps (snapshot steps scaled; MNIST metrics on 2 batches
+ *           of 1000 images), the small train preset, 2 seeds: hours
+ *   paper   the paper zoo and train presets, 3 seeds: weeks of CPU time
+ * every encoder, both zoos, one job. RR_OK or RR_ERR_FORMAT naming the presets. */
+int reproduce_settings_preset(ReproduceSettings *s, const char *preset, char *err);
+/* Runs the stages of a reproduction into dir (layout above): zoo, train, embed, downstream
+ * (skipped when `program downstream --help` fails), report. Each runs commands of program
+ * (this rnnrep) as worker processes, s->jobs at a time, and skips what is complete, so a
+ * reproduction interrupted at any point continues where it stopped (runs begun continue
+ * with --resume), and one on a finished directory does nothing. One line per stage on log
+ * (may be NULL): its start and end, or why it was skipped. RR_OK, or the first error. */
+int reproduce_run(const ReproduceSettings *s, const char *dir, const char *program, FILE *log, char *err);
+
+/* ------------------------------------------------------------------------------------------
  * Worker processes (zoo/workers.c, POSIX): jobs run as processes of their own, started
  * without a shell, for example the slices of a zoo run by this same program.
  * ---------------------------------------------------------------------------------------- */
 typedef struct WorkerJob {
     char *const *argv;       /* NULL-terminated; argv[0] is the program, found as execvp finds it */
     const char *label;       /* names the job in messages, e.g. "slice 1:3" */
+    int quiet;               /* 1: its stdout and stderr go to /dev/null (a probe such as "--help") */
 } WorkerJob;
 
 /* Runs jobs[0 .. n) as child processes, at most `parallel` at a time and in order, and waits
@@ -1454,12 +1538,17 @@ int workers_run(const WorkerJob *jobs, size_t n, size_t parallel, char *err);
 int worker_orphaned(uint64_t parent);
 
 /* ------------------------------------------------------------------------------------------
- * Golden fixtures (zoo/golden.c): every network at reduced widths with its inputs, outputs,
- * a loss and all gradients, as float32 .npy files, plus golden/README.md describing them.
+ * Golden fixtures (zoo/golden.c): every network at reduced widths (golden/) or at the paper's,
+ * with its inputs, outputs, a loss and all gradients, as float32 .npy files, plus a README.md
+ * in the same directory describing them.
  * ---------------------------------------------------------------------------------------- */
-int golden_write(const char *dir, char *err);
+typedef enum GoldenWidth {
+    GOLDEN_REDUCED,   /* small networks: golden/, checked by make test */
+    GOLDEN_PAPER      /* the paper's widths (encoder_config_paper, emulator D = 256): real size */
+} GoldenWidth;
+int golden_write(const char *dir, GoldenWidth width, char *err);
 /* Recomputes every fixture and compares it with dir, one line per array on log (may be
  * NULL); *mismatches counts arrays over the tolerance. RR_OK unless a file is unreadable. */
-int golden_compare(const char *dir, FILE *log, size_t *mismatches, char *err);
+int golden_compare(const char *dir, GoldenWidth width, FILE *log, size_t *mismatches, char *err);
 
 #endif /* RNNREP_H */

@@ -99,6 +99,14 @@ static void check_text_and_form(void)
     expect("models extra", 2, "rnnrep models: takes no arguments");
     expect("invariance --fast", 2, "rnnrep invariance: unknown option '--fast'");
     expect("bench nonsense", 2, "no benchmark matches 'nonsense'");
+    expect("reproduce --out build/cli-x", 2, "--preset is required");
+    expect("reproduce --preset huge --out build/cli-x", 2, "unknown preset 'huge' (tiny, small, paper)");
+    expect("reproduce --preset tiny --out build/cli-x --zoo both2", 2, "--zoo: 'both2' is not formal, mnist or both");
+    expect("reproduce --preset tiny --out build/cli-x --seeds 0", 2, "--seeds: 0 is out of range 1..1000");
+    expect("golden --width paper", 2, "--width paper needs --out");
+    expect("golden --width huge --out build/cli-x", 2, "--width: 'huge' is not reduced or paper");
+    expect("report", 2, "missing DIR");
+    expect("report build/cli-no-runs", 1, "no run with an evaluation");
     expect("nonsense", 2, "unknown command 'nonsense'");
     expect("", 2, "usage: rnnrep COMMAND");
 
@@ -129,6 +137,10 @@ static void check_order_and_help(void)
     expect("bench --help", 0, NULL);
     CHECK(strstr(out_text, "usage: rnnrep bench"), "bench --help: %.100s", out_text);
     expect("models --help", 0, NULL);
+    expect("reproduce --help", 0, NULL);
+    CHECK(strstr(out_text, "usage: rnnrep reproduce") && strstr(out_text, "small"), "reproduce --help: %.100s", out_text);
+    expect("report -h", 0, NULL);
+    CHECK(strstr(out_text, "usage: rnnrep report DIR"), "report -h: %.100s", out_text);
     expect("--help", 0, NULL);
     CHECK(strstr(out_text, "Exit status"), "rnnrep --help states the exit codes");
 

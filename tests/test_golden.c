@@ -39,12 +39,12 @@ int main(void)
     check_save_load();
     char err[RR_ERRLEN];
     size_t mismatches = 0;
-    int rc = golden_compare("golden", stdout, &mismatches, err);
+    int rc = golden_compare("golden", GOLDEN_REDUCED, stdout, &mismatches, err);
     CHECK(rc == RR_OK, "golden: %s", err);
     CHECK(mismatches == 0, "golden: %zu arrays differ from golden/ beyond the tolerance", mismatches);
     if (!IS_DOUBLE_BUILD) {
         CHECK(system("rm -rf build/golden-again") == 0, "clearing build/golden-again");
-        CHECK(golden_write("build/golden-again", err) == RR_OK, "golden_write: %s", err);
+        CHECK(golden_write("build/golden-again", GOLDEN_REDUCED, err) == RR_OK, "golden_write: %s", err);
         CHECK(system("diff -r -q golden build/golden-again") == 0, "rnnrep golden reproduces golden/ byte for byte");
         CHECK(same_bytes("golden/README.md", "build/golden-again/README.md"), "golden/README.md is current");
     }

@@ -30,7 +30,7 @@ static WorkerJob sh_job(int i, const char *script)
     sh_argv[i][2] = (char *)script;
     sh_argv[i][3] = NULL;
     snprintf(labels[i], sizeof labels[i], "job %d", i);
-    return (WorkerJob){sh_argv[i], labels[i]};
+    return (WorkerJob){sh_argv[i], labels[i], 0};
 }
 
 static void check_statuses(void)

@@ -134,3 +134,71 @@ int csv_write(const Csv *c, const char *path, char *err)
     }
     return RR_OK;
 }
+
+int csv_read(const char *path, CsvTable *t, char *err)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "rb");
+    if (!f) return rr_error(err, RR_ERR_OPEN, "%s: cannot open: %s", path, strerror(errno));
+    Csv text;
+    memset(&text, 0, sizeof text);
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) csv_printf(&text, "%.*s", (int)got, chunk);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        csv_free(&text);
+        return rr_error(err, RR_ERR_IO, "%s: cannot read", path);
+    }
+    if (!text.text) csv_printf(&text, "%s", "");
+    char *end = strrchr(text.text, '\n');
+    if (!end) {
+        csv_free(&text);
+        return rr_error(err, RR_ERR_FORMAT, "%s: no header line", path);
+    }
+    end[1] = '\0'; /* a torn last line (no line end) is dropped */
+    size_t lines = 0, fields = 0;
+    for (char *p = text.text; *p; p++) {
+        lines += *p == '\n';
+        fields += *p == ',' || *p == '\n';
+    }
+    t->text = text.text;
+    t->field = rr_malloc(fields * sizeof *t->field, "table fields");
+    size_t n = 0, line = 0;
+    for (char *p = text.text; *p; line++) {
+        size_t in_line = 0;
+        for (;;) { /* one field per comma, and the last up to the line end */
+            t->field[n++] = p;
+            in_line++;
+            p += strcspn(p, ",\n");
+            char c = *p;
+            *p++ = '\0';
+            if (c == '\n') break;
+        }
+        if (line == 0) t->cols = in_line;
+        else if (in_line != t->cols) {
+            int rc = rr_error(err, RR_ERR_FORMAT, "%s: line %zu has %zu fields, the header %zu", path, line + 1, in_line, t->cols);
+            csv_table_free(t);
+            return rc;
+        }
+    }
+    t->rows = lines - 1;
+    return RR_OK;
+}
+
+void csv_table_free(CsvTable *t)
+{
+    free(t->field);
+    free(t->text);
+    memset(t, 0, sizeof *t);
+}
+
+size_t csv_column(const CsvTable *t, const char *name)
+{
+    for (size_t c = 0; c < t->cols; c++)
+        if (!strcmp(t->field[c], name)) return c;
+    return SIZE_MAX;
+}
+
+const char *csv_field(const CsvTable *t, size_t row, size_t col) { return t->field[(row + 1) * t->cols + col]; }

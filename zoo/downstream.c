@@ -195,17 +195,6 @@ static void *gather(const void *X, size_t row_bytes, const size_t *rows, size_t 
     return out;
 }
 
-/* text without its surrounding quotes, in place (a JSON string as written). */
-static char *unquote(char *text)
-{
-    size_t n = strlen(text);
-    if (n >= 2 && text[0] == '"' && text[n - 1] == '"') {
-        text[n - 1] = '\0';
-        return text + 1;
-    }
-    return text;
-}
-
 /* The run must have been trained on a zoo like z: the kind and the sizes its config.json
  * records (snapshots N, parameters P, stored sequences S), else its splits and embeddings
  * would belong to another zoo. */
@@ -219,7 +208,7 @@ static int check_run_zoo(const char *run_dir, const char *zoo_dir, const ZooData
     if (!text) return rr_error(err, RR_ERR_OPEN, "%s: cannot read it: is %s a run of rnnrep train?", path, run_dir);
     if (!(text = realloc(text, len + 1))) rr_fatal("out of memory");
     text[len] = '\0';
-    snprintf(want[0], sizeof want[0], "\"%s\"", zoo_kind_names[z->kind]);
+    snprintf(want[0], sizeof want[0], "%s", zoo_kind_names[z->kind]);
     snprintf(want[1], sizeof want[1], "%zu", z->N);
     snprintf(want[2], sizeof want[2], "%zu", zoo_num_params(z->shape));
     snprintf(want[3], sizeof want[3], "%zu", z->S);
@@ -234,7 +223,7 @@ static int check_run_zoo(const char *run_dir, const char *zoo_dir, const ZooData
     if (!rc && !same)
         rc = rr_error(err, RR_ERR_FORMAT, "%s: the run was trained on the zoo %s (%s, %s snapshots of %s parameters, %s stored sequences "
                       "each), but %s is another (%s, %s snapshots of %s parameters, %s stored sequences each)", path,
-                      unquote(trained_on), unquote(got[0]), got[1], got[2], got[3], zoo_dir, unquote(want[0]), want[1], want[2],
+                      trained_on, got[0], got[1], got[2], got[3], zoo_dir, want[0], want[1], want[2],
                       want[3]);
     return rc;
 }

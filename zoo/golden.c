@@ -162,11 +162,11 @@ static const char notes_emulator[] =
     "E(θ) / ‖E(θ)‖); `target` is uniform in (-2, 2) and read as logits (the zoo RNN's stored "
     "outputs). Compare `logits`, `loss`, `grad_params`, `grad_x` and `grad_embedding`.\n";
 
-static void fixture_emulator(Fixture *f, ZooShape z)
+static void fixture_emulator(Fixture *f, ZooShape z, GoldenWidth width)
 {
     Rng rng;
     rng_seed(&rng, 200 + z.I);
-    size_t D = 32, E = 16, B = 2, T = 5;
+    size_t D = width == GOLDEN_PAPER ? emulator_config_paper(z).width : 32, E = 16, B = 2, T = 5;
     Emulator em;
     emulator_init(&em, &(EmulatorConfig){z, D, E}, &rng);
     Tape t;
@@ -328,10 +328,11 @@ static const char notes_probing[] =
     "reads rows 0 .. L - 1). Gradients flow through the zoo RNN into the probe generator and, θ being\n"
     "an input, into `grad_theta`.\n";
 
-/* Reduced widths that keep golden/ small; the zoo RNNs stay at their real size. */
-static EncoderConfig golden_encoder_config(EncoderKind kind, ZooShape z)
+/* Reduced widths that keep golden/ small, or the paper's; the zoo RNNs are at their real size. */
+static EncoderConfig golden_encoder_config(EncoderKind kind, ZooShape z, GoldenWidth width)
 {
     EncoderConfig c = encoder_config_paper(kind, z);
+    if (width == GOLDEN_PAPER) return c;
     c.hidden = kind == ENC_FLAT ? 4 : 32;
     c.d_model = 16;
     c.heads = 2;
@@ -342,7 +343,7 @@ static EncoderConfig golden_encoder_config(EncoderKind kind, ZooShape z)
     return c;
 }
 
-static void fixture_encoder(Fixture *f, EncoderKind kind, ZooShape z)
+static void fixture_encoder(Fixture *f, EncoderKind kind, ZooShape z, GoldenWidth width)
 {
     Rng rng;
     size_t B = 4, P = zoo_num_params(z);
@@ -352,7 +353,7 @@ static void fixture_encoder(Fixture *f, EncoderKind kind, ZooShape z)
     rng_seed(&rng, 300 + z.I); /* the four zoo RNNs of fixture_theta, for every encoder */
     zoo_lstm_init_batch(z, B, &rng, theta->data);
     rng_seed(&rng, 310 + 10 * (uint64_t)kind + z.I);
-    EncoderConfig cfg = golden_encoder_config(kind, z);
+    EncoderConfig cfg = golden_encoder_config(kind, z, width);
     Encoder enc;
     encoder_init(&enc, &cfg, &rng);
     ProbeTrace trace = {NULL, NULL};
@@ -509,14 +510,14 @@ static void fixture_adamw(Fixture *f)
 /* Fixture k of golden_count(); fills f. */
 static size_t golden_count(void) { return 2 + 2 + 2 + 2 * ENC_COUNT + 1; }
 
-static void golden_compute(size_t k, Fixture *f)
+static void golden_compute(size_t k, GoldenWidth width, Fixture *f)
 {
     memset(f, 0, sizeof *f);
     const ZooShape zs[2] = {ZOO_FORMAL, ZOO_MNIST};
     if (k < 2) fixture_zoo_lstm(f, zs[k]);
-    else if (k < 4) fixture_emulator(f, zs[k - 2]);
+    else if (k < 4) fixture_emulator(f, zs[k - 2], width);
     else if (k < 6) fixture_theta(f, zs[k - 4]);
-    else if (k < 6 + 2 * ENC_COUNT) fixture_encoder(f, (EncoderKind)((k - 6) / 2), zs[(k - 6) % 2]);
+    else if (k < 6 + 2 * ENC_COUNT) fixture_encoder(f, (EncoderKind)((k - 6) / 2), zs[(k - 6) % 2], width);
     else fixture_adamw(f);
 }
 
@@ -524,14 +525,27 @@ static void golden_compute(size_t k, Fixture *f)
  * Writing and comparing
  * ====================================================================================== */
 
-static const char readme_intro[] =
+/* The README's first paragraph, for each width: where the files come from and what checks them. */
+static const char *const readme_opening[2] = {
     "# golden/ — reference fixtures\n"
     "\n"
     "Written by `rnnrep golden`, deterministically; `make test` recomputes every array and compares it\n"
     "with these files (`tests/test_golden.c`). Each fixture is a directory of NumPy `.npy` files\n"
     "(format 1.0, little-endian float32 `<f4`, C order), computed by rnnrep's float32 build, whose\n"
     "reductions (sums, means, norms, softmax denominators, statistics) accumulate in double. Networks\n"
-    "run at reduced widths to keep this directory small; the zoo RNNs θ are at their real size. Every\n"
+    "run at reduced widths to keep this directory small; the zoo RNNs θ are at their real size. Every\n",
+    "# Reference fixtures at the paper's widths\n"
+    "\n"
+    "Written by `rnnrep golden --width paper`, deterministically, for a backend to test itself at real\n"
+    "size (not kept in the repository; `golden/` holds the same fixtures at reduced widths, which\n"
+    "`make test` checks). Each fixture is a directory of NumPy `.npy` files (format 1.0, little-endian\n"
+    "float32 `<f4`, C order), computed by rnnrep's float32 build, whose reductions (sums, means, norms,\n"
+    "softmax denominators, statistics) accumulate in double. Networks run at the paper's widths\n"
+    "(SPEC.md §3, §4) and the zoo RNNs θ at their real size; the PyTorch comparison quoted under\n"
+    "\"Comparing\" below was made at the reduced widths. Every\n",
+};
+
+static const char readme_intro[] =
     "random number comes from rnnrep's own generator (the seeds are given for the record): a backend\n"
     "loads the stored inputs and parameters instead of drawing its own.\n"
     "\n"
@@ -588,7 +602,7 @@ static void write_readme_fixture(FILE *md, const Fixture *f)
     fprintf(md, "\n");
 }
 
-int golden_write(const char *dir, char *err)
+int golden_write(const char *dir, GoldenWidth width, char *err)
 {
     char path[1024];
     int rc = rr_make_dir(dir, err);
@@ -596,10 +610,10 @@ int golden_write(const char *dir, char *err)
     snprintf(path, sizeof path, "%s/README.md", dir);
     FILE *md = fopen(path, "w");
     if (!md) return rr_error(err, RR_ERR_OPEN, "%s: cannot create", path);
-    fprintf(md, "%s\n", readme_intro);
+    fprintf(md, "%s%s\n", readme_opening[width], readme_intro);
     for (size_t k = 0; k < golden_count() && !rc; k++) {
         Fixture f;
-        golden_compute(k, &f);
+        golden_compute(k, width, &f);
         snprintf(path, sizeof path, "%s/%s", dir, f.name);
         rc = rr_make_dir(path, err);
         for (size_t i = 0; i < f.count && !rc; i++) {
@@ -617,13 +631,13 @@ int golden_write(const char *dir, char *err)
     return rc;
 }
 
-int golden_compare(const char *dir, FILE *log, size_t *mismatches, char *err)
+int golden_compare(const char *dir, GoldenWidth width, FILE *log, size_t *mismatches, char *err)
 {
     double rtol = sizeof(real) == sizeof(double) ? GOLDEN_RTOL_DOUBLE : GOLDEN_RTOL_FLOAT;
     *mismatches = 0;
     for (size_t k = 0; k < golden_count(); k++) {
         Fixture f;
-        golden_compute(k, &f);
+        golden_compute(k, width, &f);
         for (size_t i = 0; i < f.count; i++) {
             char path[1024];
             NpyArray a;

@@ -185,7 +185,7 @@ static size_t json_members(const char *text, const char **member_start, size_t *
             if (!start && depth == 0) start = p;
         } else if (c == '[' || c == '{') depth++;
         else if ((c == ']' || c == '}') && depth > 0) depth--;
-        else if (c == ',' || c == '}') { /* depth 0: a member ends, or the object */
+        else if (depth == 0 && (c == ',' || c == '}')) { /* a member ends, or the object */
             if (start && n < max) {
                 member_start[n] = start;
                 member_len[n] = (size_t)(p - start);
@@ -204,26 +204,6 @@ static void member_key(const char *m, size_t mlen, char *key, size_t len)
     size_t i = 1;
     while (i < mlen && m[i] != '"') i += m[i] == '\\' ? 2 : 1;
     snprintf(key, len, "%.*s", (int)(i > 1 ? i - 1 : 0), m + 1);
-}
-
-int json_member_text(const char *text, const char *key, char *value, size_t len)
-{
-    enum { MAX = 256 };
-    const char *m[MAX];
-    size_t ml[MAX], n = json_members(text, m, ml, MAX);
-    char k[128];
-    for (size_t i = 0; i < n; i++) {
-        member_key(m[i], ml[i], k, sizeof k);
-        if (strcmp(k, key)) continue;
-        const char *v = m[i] + 1, *end = m[i] + ml[i];
-        while (v < end && *v != '"') v += *v == '\\' ? 2 : 1;    /* to the key's closing quote */
-        v = v < end ? v + 1 : end;
-        while (v < end && strchr(": \n\t\r", *v)) v++;
-        while (end > v && strchr(" \n\t\r", end[-1])) end--;
-        snprintf(value, len, "%.*s", (int)(end - v), v);
-        return 1;
-    }
-    return 0;
 }
 
 int json_first_difference(const char *a, const char *b, char *key, size_t len)
@@ -261,5 +241,47 @@ int json_first_difference(const char *a, const char *b, char *key, size_t len)
         snprintf(key, len, "(the order of the settings)");
         return 1;
     }
+    return 0;
+}
+
+int json_member_text(const char *object, const char *key, char *value, size_t len)
+{
+    enum { MAX = 256 };
+    const char *m[MAX];
+    size_t ml[MAX], n = json_members(object, m, ml, MAX);
+    char k[128];
+    for (size_t i = 0; i < n; i++) {
+        member_key(m[i], ml[i], k, sizeof k);
+        if (strcmp(k, key)) continue;
+        const char *v = m[i] + 1, *end = m[i] + ml[i];
+        while (v < end && *v != '"') v += *v == '\\' ? 2 : 1;   /* past the key */
+        v++;
+        while (v < end && (*v == ':' || *v == ' ')) v++;
+        while (end > v && (end[-1] == ' ' || end[-1] == '\n')) end--;
+        size_t out = 0;
+        if (v < end && *v == '"') { /* a string: unescaped (\uXXXX below 0x80 only, as json_string writes) */
+            for (v++; v < end - 1 && out + 1 < len; v++) {
+                char c = *v;
+                if (c == '\\' && v + 1 < end - 1) {
+                    c = *++v;
+                    if (c == 'n') c = '\n';
+                    else if (c == 't') c = '\t';
+                    else if (c == 'r') c = '\r';
+                    else if (c == 'b') c = '\b';
+                    else if (c == 'f') c = '\f';
+                    else if (c == 'u' && v + 4 < end) {
+                        c = (char)strtol((char[]){v[1], v[2], v[3], v[4], 0}, NULL, 16);
+                        v += 4;
+                    }
+                }
+                value[out++] = c;
+            }
+        } else {
+            for (; v < end && out + 1 < len; v++) value[out++] = *v;
+        }
+        if (len) value[out] = '\0';
+        return 1;
+    }
+    if (len) value[0] = '\0';
     return 0;
 }

@@ -602,13 +602,8 @@ static int prepare_run_dir(const char *run_dir, const TrainSettings *s, const ch
     char *a = zoo_slurp(path, &la), *b = zoo_slurp(fresh, &lb), key[128];
     remove(fresh);
     if (!a || !b) rc = rr_error(err, RR_ERR_IO, "%s: cannot read", path);
-    else {
-        a = realloc(a, la + 1), b = realloc(b, lb + 1);
-        if (!a || !b) rr_fatal("out of memory");
-        a[la] = b[lb] = '\0';
-        if (json_first_difference(a, b, key, sizeof key))
-            rc = rr_error(err, RR_ERR_FORMAT, "%s: the run was made with another '%s'; resume it with the same settings", path, key);
-    }
+    else if (json_first_difference(a, b, key, sizeof key))
+        rc = rr_error(err, RR_ERR_FORMAT, "%s: the run was made with another '%s'; resume it with the same settings", path, key);
     free(a);
     free(b);
     return rc;
@@ -726,24 +721,32 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
     return rc;
 }
 
-int train_embed_zoo(const char *run_dir, const ZooData *z, real **e, TrainSettings *s, char *err)
+int train_load_encoder(const char *run_dir, ZooShape zoo, Encoder *enc, TrainSettings *settings, char *err)
 {
     char best[1100];
     zoo_path(best, sizeof best, run_dir, "best.safetensors");
-    int rc = checkpoint_settings(best, s, err);
+    TrainSettings s;
+    int rc = checkpoint_settings(best, &s, err);
     if (rc) return rc;
     EncoderConfig ec;
     EmulatorConfig mc;
-    if ((rc = train_settings_configs(s, z->shape, &ec, &mc, err))) return rc;
-    Encoder enc;
-    Rng rng = job_stream(s->seed, STREAM_INIT, 0);
-    encoder_init(&enc, &ec, &rng);
-    if (!(rc = checkpoint_load(best, &enc, NULL, NULL, NULL, 0, err))) {
-        *e = rr_malloc(z->N * ec.embed * sizeof(real), "embeddings");
-        embed_rows(&enc, z->theta, z->N, *e);
-    }
-    encoder_free(&enc);
+    if ((rc = train_settings_configs(&s, zoo, &ec, &mc, err))) return rc;
+    Rng rng = job_stream(s.seed, STREAM_INIT, 0); /* drawn over by the checkpoint */
+    encoder_init(enc, &ec, &rng);
+    if ((rc = checkpoint_load(best, enc, NULL, NULL, NULL, 0, err))) encoder_free(enc);
+    else if (settings) *settings = s;
     return rc;
+}
+
+int train_embed_zoo(const char *run_dir, const ZooData *z, real **e, TrainSettings *s, char *err)
+{
+    Encoder enc;
+    int rc = train_load_encoder(run_dir, z->shape, &enc, s, err);
+    if (rc) return rc;
+    *e = rr_malloc(z->N * enc.cfg.embed * sizeof(real), "embeddings");
+    embed_rows(&enc, z->theta, z->N, *e);
+    encoder_free(&enc);
+    return RR_OK;
 }
 
 int train_embed(const char *run_dir, const char *zoo_dir, const char *out, char *err)

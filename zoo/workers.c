@@ -1,6 +1,7 @@
 /*
- * workers.c — jobs run as worker processes (POSIX fork, execvp, waitpid, sigaction): no shell,
- * so no quoting and no length limit on the arguments; every worker's status is checked.
+ * workers.c — jobs run as worker processes (POSIX fork, execvp, waitpid, sigaction; open and dup2
+ * for quiet ones): no shell, so no quoting and no length limit on the arguments; every worker's
+ * status is checked.
  *
  * The caller waits in sigsuspend with SIGCHLD, SIGINT and SIGTERM blocked everywhere else, so
  * a worker that ends or an interrupt that arrives between two checks is never missed. Workers
@@ -9,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,10 @@ static void exec_worker(const WorkerJob *job, pid_t parent, const Signals *calle
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
     if (getppid() != parent) _exit(127);
+    if (job->quiet) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0) _exit(127);
+    }
     execvp(job->argv[0], job->argv);
     /* only async-signal-safe calls between fork and exit */
     write_text("rnnrep: cannot run ");

@@ -6,6 +6,7 @@
  *   zoo_generate.c   a zoo directory: creating, resuming and growing it run by run
  *   zoo_merge.c      joining slices of one zoo
  *   zoo_info.c       what a zoo holds (ours or a released one)
+ *   report.c, reproduce.c   a reproduction directory: its layout is shared below
  * and what the jobs that train on a zoo share: train.c (emulation training) with downstream.c
  * (downstream prediction).
  */
@@ -33,8 +34,15 @@ int zoo_write_args(const ZooSettings *s, const char *path, char *err);
 int zoo_same_file(const char *a, const char *b);
 /* dir/name into buf. */
 void zoo_path(char *buf, size_t len, const char *dir, const char *name);
-/* Whole file into a malloc'd buffer; NULL if unreadable. */
+/* Whole file into a malloc'd buffer, with a '\0' after its *len bytes; NULL if unreadable. */
 char *zoo_slurp(const char *path, size_t *len);
+
+/* A reproduction directory (report.c, reproduce.c): DIR/zoos/<name> and DIR/runs/<name>/<run>,
+ * name = zoo_short_names[kind]; each run's downstream rows in its run_downstream_files: the
+ * pretrained encoder's (and the reference features') and the supervised baseline's. */
+extern const char *const zoo_short_names[2];   /* "formal", "mnist": as rnnrep zoo and directories name them */
+enum { RUN_DOWNSTREAM_FILES = 2 };
+extern const char *const run_downstream_files[RUN_DOWNSTREAM_FILES];
 
 /* One run's rows for every file, in the files' dtypes, filled snapshot by snapshot. */
 typedef struct RunRows {

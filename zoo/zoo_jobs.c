@@ -75,7 +75,7 @@ int zoo_generate_jobs(const ZooSettings *s, const char *dir, size_t first, size_
         memcpy(v, worker_argv, prefix * sizeof *v);
         char *extra[EXTRA] = {"--slice", slice[j], "--out", part[j], "--resume", "--parent", parent, NULL};
         memcpy(v + prefix, extra, sizeof extra);
-        job[j] = (WorkerJob){v, label[j]};
+        job[j] = (WorkerJob){v, label[j], 0};
     }
     rc = workers_run(job, jobs, jobs, err);
     if (rc && err) { /* never merge an incomplete slice */

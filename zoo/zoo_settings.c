@@ -137,6 +137,7 @@ char *zoo_slurp(const char *path, size_t *len)
         if (!buf) rr_fatal("out of memory reading %s", path);
     }
     fclose(f);
+    buf[n] = '\0'; /* n < cap: the loop doubles a full buffer */
     *len = n;
     return buf;
 }
