@@ -70,8 +70,12 @@ $(BUILD)/tests/%_f32: $(BUILD)/f32/tests/%.o $(BUILD)/librnnrep.a
 test: $(TESTS) rnnrep
 	@sh tests/run.sh $(TESTS) $(TEST_SH)
 
+# The tests run ./rnnrep sanitized too; it is removed afterwards so that the next `make`
+# links the optimised program again.
 debug:
-	$(MAKE) BUILD=build/debug OPT="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+	rm -f rnnrep
+	$(MAKE) BUILD=build/debug OPT="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test; \
+	status=$$?; rm -f rnnrep; exit $$status
 
 bench: rnnrep
 	./rnnrep bench
