@@ -963,7 +963,7 @@ static Tensor *unary(Tape *t, OpKind op, Tensor *a)
     switch (op) {
     case OP_SIGMOID: for (size_t i = 0; i < n; i++) y[i] = sigmoid(x[i]); break;   /* y(1 - y) */
     case OP_TANH: for (size_t i = 0; i < n; i++) y[i] = tanh_r(x[i]); break;         /* 1 - y^2 */
-    case OP_RELU: for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0; break; /* [x > 0] */
+    case OP_RELU: for (size_t i = 0; i < n; i++) y[i] = x[i] <= 0 ? 0 : x[i]; break; /* [x > 0]; NaN stays NaN, as torch.relu */
     case OP_EXP: for (size_t i = 0; i < n; i++) y[i] = EXP(x[i]); break;           /* y */
     case OP_LOG: for (size_t i = 0; i < n; i++) y[i] = LOG(x[i]); break;           /* 1 / x */
     case OP_ABS: for (size_t i = 0; i < n; i++) y[i] = x[i] < 0 ? -x[i] : x[i]; break; /* sign(x) */

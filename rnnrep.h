@@ -221,7 +221,7 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *W, Tensor *bias);
 Tensor *op_linear_batched(Tape *t, Tensor *x, Tensor *W, Tensor *bias);
 Tensor *op_sigmoid(Tape *t, Tensor *a);                    /* 1 / (1 + e^-a) */
 Tensor *op_tanh(Tape *t, Tensor *a);
-Tensor *op_relu(Tape *t, Tensor *a);                       /* max(a, 0); gradient 0 at 0 */
+Tensor *op_relu(Tape *t, Tensor *a);                       /* max(a, 0), NaN kept (torch.relu); gradient 0 at 0 */
 Tensor *op_exp(Tape *t, Tensor *a);
 Tensor *op_log(Tape *t, Tensor *a);
 Tensor *op_abs(Tape *t, Tensor *a);                        /* gradient sign(a), 0 at 0 */

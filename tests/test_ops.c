@@ -432,8 +432,21 @@ static void check_statistics(void)
     tape_free(&t);
 }
 
+/* relu keeps NaN, as torch.relu does: a NaN input must not turn into a finite output. */
+static void check_relu_nan(void)
+{
+    Tape t;
+    tape_init(&t);
+    Tensor *x = tensor_new(&t, 1, (size_t[]){4}, 0);
+    x->data[0] = (real)NAN, x->data[1] = -1, x->data[2] = 0, x->data[3] = 2;
+    Tensor *y = op_relu(&t, x);
+    CHECK(y->data[0] != y->data[0] && y->data[1] == 0 && y->data[2] == 0 && y->data[3] == 2, "relu(NaN, -1, 0, 2) = (NaN, 0, 0, 2)");
+    tape_free(&t);
+}
+
 int main(void)
 {
+    check_relu_nan();
     if (IS_DOUBLE_BUILD) check_all_gradients();
     else printf("SKIP finite-difference checks need the double build\n");
     check_forward_values();

@@ -25,12 +25,12 @@ static int same_file(const char *dir_a, const char *dir_b, const char *name)
     return same_files(a, b);
 }
 
-static void make_zoo(const char *dir, ZooKind kind)
+static void make_zoo(const char *dir, ZooKind kind, size_t runs)
 {
     ZooSettings s;
     char err[RR_ERRLEN];
     zoo_settings_preset(&s, kind, "tiny", err);
-    s.runs = 12;
+    s.runs = runs;
     s.steps = 8;
     for (int k = 0; k < ZOO_SNAPSHOTS; k++) s.snapshot[k] = (size_t)k;
     s.samples = 40;
@@ -166,22 +166,49 @@ static void check_embed(const char *zoo, const char *run)
     npy_free(&a);
 }
 
+/* A zoo of too few tasks for the three splits, and a loss that is not finite: clear errors,
+ * and no checkpoint from the bad step. */
+static void check_bad_input(const char *zoo)
+{
+    char err[RR_ERRLEN];
+    TrainSettings s = tiny("stats");
+    make_zoo("build/tests/train-zoo-few", ZOO_KIND_FORMAL, 3);
+    int rc = train_run("build/tests/train-zoo-few", "build/tests/train-run-few", &s, 0, NULL, NULL, err);
+    CHECK(rc != RR_OK && strstr(err, "split empty") && strstr(err, "train-zoo-few"), "too few tasks is refused naming the zoo: %s", err);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf build/tests/train-zoo-nan && cp -r %s build/tests/train-zoo-nan", zoo);
+    CHECK(system(cmd) == 0, "copy the zoo");
+    NpyArray a;
+    if (npy_read("build/tests/train-zoo-nan/parameters.npy", &a, err) == RR_OK) {
+        for (size_t i = 0; i < a.count; i++) ((float *)a.data)[i] = NAN; /* every θ: the loss of step 0 is NaN */
+        CHECK(npy_write("build/tests/train-zoo-nan/parameters.npy", &a, err) == RR_OK, "%s", err);
+        npy_free(&a);
+    }
+    rc = train_run("build/tests/train-zoo-nan", "build/tests/train-run-nan", &s, 0, NULL, NULL, err);
+    CHECK(rc != RR_OK && strstr(err, "step 0: the training loss is nan"), "a NaN loss stops the run naming the step: %s", err);
+    FILE *f = fopen("build/tests/train-run-nan/last.safetensors", "rb");
+    CHECK(f == NULL, "no checkpoint of the bad state");
+    if (f) fclose(f);
+}
+
 int main(void)
 {
     const char *zoo = "build/tests/train-zoo", *mzoo = "build/tests/train-zoo-mnist";
-    CHECK(system("rm -rf build/tests/train-zoo build/tests/train-zoo-mnist build/tests/train-run*") == 0, "clean");
-    make_zoo(zoo, ZOO_KIND_FORMAL);
+    CHECK(system("rm -rf build/tests/train-zoo* build/tests/train-run*") == 0, "clean");
+    make_zoo(zoo, ZOO_KIND_FORMAL, 12);
     check_run(zoo, "build/tests/train-run-stats", "stats");
     check_run(zoo, "build/tests/train-run-flat", "flat");
     check_run(zoo, "build/tests/train-run-interactive", "interactive");
     check_embed(zoo, "build/tests/train-run-stats");
     check_refusals(zoo, "build/tests/train-run-stats");
+    check_bad_input(zoo);
     /* interrupted just after the step-0 evaluation, between evaluations, and after the second */
     const int at[3] = {2, 5, 10};
     for (int i = 0; i < 3; i++) check_resume(zoo, "build/tests/train-run-stats", "build/tests/train-run-resumed", "stats", at[i]);
     check_resume(zoo, "build/tests/train-run-flat", "build/tests/train-run-resumed", "flat", 9);
     check_sigkill(zoo, "build/tests/train-run-stats", "build/tests/train-run-killed");
-    make_zoo(mzoo, ZOO_KIND_MNIST);
+    make_zoo(mzoo, ZOO_KIND_MNIST, 12);
     check_run(mzoo, "build/tests/train-run-mnist", "noninteractive");
     return test_summary("test_train");
 }
