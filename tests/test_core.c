@@ -123,27 +123,6 @@ static void check_schedule(void)
     CHECK_NEAR(schedule_piecewise(steps, lr, 3, 30000), 0.0003, 1e-15, "schedule after the end");
 }
 
-/* The example of rnnrep.h, verbatim. */
-static void check_header_example(void)
-{
-    Rng rng; rng_seed(&rng, 1);
-    ParamSet ps; paramset_init(&ps, "mlp");
-    Tensor *W = paramset_add(&ps, "weight", 2, (size_t[]){3, 4});
-    Tensor *b = paramset_add(&ps, "bias", 1, (size_t[]){3});
-    paramset_finalize(&ps);
-    init_uniform(W, &rng, 0.5); init_uniform(b, &rng, 0.5);
-    Tape tape; tape_init(&tape);
-    Tensor *x = tensor_new(&tape, 2, (size_t[]){5, 4}, 0);     // (B, 4), no gradient
-    init_normal(x, &rng, 1.0);
-    Tensor *y = op_relu(&tape, op_linear(&tape, x, W, b));      // (B, 3)
-    Tensor *loss = op_mean_all(&tape, op_mul(&tape, y, y));
-    paramset_zero_grad(&ps);
-    tape_backward(&tape, loss);                                 // fills W->grad, b->grad
-    AdamW opt = adamw_default(); opt.lr = 1e-3;
-    adamw_step(&ps, &opt);
-    CHECK(paramset_grad_norm(&ps) > 0 && ps.step == 1, "the header example trains");
-    tape_free(&tape); paramset_free(&ps);
-}
 
 /* Shape errors stop the program with the op's name and both shapes: run ourselves. */
 static void check_shape_error(const char *self)
@@ -172,7 +151,6 @@ int main(int argc, char **argv)
     check_tape();
     check_adamw();
     check_schedule();
-    check_header_example();
     check_shape_error(argv[0]);
     return test_summary("test_core");
 }

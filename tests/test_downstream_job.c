@@ -11,55 +11,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "files.h"
+#include "tinyzoo.h"
 
 #define DIR "build/tests/downstream"
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
 
-static int same_file(const char *a, const char *b)
-{
-    size_t la = 0, lb = 0;
-    char *x = slurp(a, &la), *y = slurp(b, &lb);
-    int same = x && y && la == lb && !memcmp(x, y, la);
-    free(x);
-    free(y);
-    return same;
-}
 
 static void shell(const char *cmd)
 {
     CHECK(system(cmd) == 0, "%s", cmd);
 }
 
-/* Runs [first, last) of a tiny zoo of `runs` runs into dir. */
-static void make_zoo(const char *dir, ZooKind kind, size_t runs, size_t first, size_t last)
-{
-    ZooSettings s;
-    char err[RR_ERRLEN];
-    zoo_settings_preset(&s, kind, "tiny", err);
-    s.runs = runs;
-    s.steps = 8;
-    for (int k = 0; k < ZOO_SNAPSHOTS; k++) s.snapshot[k] = (size_t)k;
-    s.samples = 40;
-    s.stored = 4;
-    s.eval_batches = 1;
-    s.eval_batch = 50;
-    int rc = zoo_generate(&s, dir, first, last, 0, NULL, NULL, err);
-    CHECK(rc == RR_OK, "zoo %s: %s", dir, rc ? err : "");
-}
 
 static void train(const char *zoo, const char *run, const char *encoder)
 {
@@ -249,7 +212,7 @@ static void check_formal(const char *zoo, const char *run)
     shell("cp " DIR "/formal.csv " DIR "/formal-second.csv");
     rc = run_job(zoo, run, out, &s, err);
     CHECK(rc == RR_OK && steps_seen == 0, "a complete baseline is not trained again (%d steps): %s", steps_seen, rc ? err : "");
-    CHECK(same_file(DIR "/formal.csv", DIR "/formal-second.csv"), "a rerun replaces its rows with the same bytes");
+    CHECK(same_files(DIR "/formal.csv", DIR "/formal-second.csv"), "a rerun replaces its rows with the same bytes");
     s = settings("all", NULL);
     rc = run_job(zoo, run, out, &s, err);
     CHECK(rc == RR_OK, "rerun: %s", rc ? err : "");
@@ -265,7 +228,7 @@ static void check_formal(const char *zoo, const char *run)
         fprintf(f, "%.*s7%s", (int)(value - text), text, end);
         fclose(f);
         rc = run_job(zoo, run, out, &s, err);
-        CHECK(rc == RR_OK && same_file(out, DIR "/formal-second.csv"), "an edited row is replaced in its place: %s", rc ? err : "");
+        CHECK(rc == RR_OK && same_files(out, DIR "/formal-second.csv"), "an edited row is replaced in its place: %s", rc ? err : "");
     }
     free(text);
 
@@ -314,7 +277,7 @@ static void check_resume(const char *zoo, const char *run, int kill_at)
         char a[300], b[300];
         snprintf(a, sizeof a, "%s/%s", whole, files[i]);
         snprintf(b, sizeof b, "%s/%s", broken, files[i]);
-        CHECK(same_file(a, b), "%s after a kill at step report %d equals the uninterrupted job's", files[i], kill_at);
+        CHECK(same_files(a, b), "%s after a kill at step report %d equals the uninterrupted job's", files[i], kill_at);
     }
 }
 
@@ -370,8 +333,8 @@ int main(void)
     shell("rm -rf " DIR " && mkdir -p " DIR);
     const char *zoo = DIR "/zoo", *run = DIR "/run";
     /* runs 0..11 of a zoo of 13: the zoo; its last run alone: a zoo of one task; both: another zoo */
-    make_zoo(zoo, ZOO_KIND_FORMAL, 13, 0, 12);
-    make_zoo(DIR "/zoo-1", ZOO_KIND_FORMAL, 13, 12, 13);
+    make_tiny_zoo(zoo, ZOO_KIND_FORMAL, 13, 0, 12);
+    make_tiny_zoo(DIR "/zoo-1", ZOO_KIND_FORMAL, 13, 12, 13);
     char err[RR_ERRLEN];
     int rc = zoo_merge(DIR "/zoo-13", (const char *const[]){zoo, DIR "/zoo-1"}, 2, err);
     CHECK(rc == RR_OK, "merge: %s", rc ? err : "");
@@ -383,7 +346,7 @@ int main(void)
     check_resume(zoo, run, 9);
 
     const char *mzoo = DIR "/zoo-mnist", *mrun = DIR "/run-mnist";
-    make_zoo(mzoo, ZOO_KIND_MNIST, 8, 0, 8);   /* 8 angles: 5 + 1 predictor-training, 1 validation, 1 OOD */
+    make_tiny_zoo(mzoo, ZOO_KIND_MNIST, 8, 0, 8);   /* 8 angles: 5 + 1 predictor-training, 1 validation, 1 OOD */
     train(mzoo, mrun, "dws");
     DownstreamSettings s = settings("all", NULL);
     rc = run_job(mzoo, mrun, DIR "/mnist.csv", &s, err);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "tinyzoo.h"
 
 static const char *const run_files[] = {"config.json", "splits.json", "metrics.csv", "cloned.csv", "best.safetensors",
                                         "last.safetensors"};
@@ -25,21 +26,6 @@ static int same_file(const char *dir_a, const char *dir_b, const char *name)
     return same_files(a, b);
 }
 
-static void make_zoo(const char *dir, ZooKind kind, size_t runs)
-{
-    ZooSettings s;
-    char err[RR_ERRLEN];
-    zoo_settings_preset(&s, kind, "tiny", err);
-    s.runs = runs;
-    s.steps = 8;
-    for (int k = 0; k < ZOO_SNAPSHOTS; k++) s.snapshot[k] = (size_t)k;
-    s.samples = 40;
-    s.stored = 4;
-    s.eval_batches = 1;
-    s.eval_batch = 50;
-    int rc = zoo_generate(&s, dir, 0, s.runs, 0, NULL, NULL, err);
-    CHECK(rc == RR_OK, "zoo for training: %s", err);
-}
 
 static TrainSettings tiny(const char *encoder)
 {
@@ -172,7 +158,7 @@ static void check_bad_input(const char *zoo)
 {
     char err[RR_ERRLEN];
     TrainSettings s = tiny("stats");
-    make_zoo("build/tests/train-zoo-few", ZOO_KIND_FORMAL, 3);
+    make_tiny_zoo("build/tests/train-zoo-few", ZOO_KIND_FORMAL, 3, 0, 3);
     int rc = train_run("build/tests/train-zoo-few", "build/tests/train-run-few", &s, 0, NULL, NULL, err);
     CHECK(rc != RR_OK && strstr(err, "split empty") && strstr(err, "train-zoo-few"), "too few tasks is refused naming the zoo: %s", err);
 
@@ -196,7 +182,7 @@ int main(void)
 {
     const char *zoo = "build/tests/train-zoo", *mzoo = "build/tests/train-zoo-mnist";
     CHECK(system("rm -rf build/tests/train-zoo* build/tests/train-run*") == 0, "clean");
-    make_zoo(zoo, ZOO_KIND_FORMAL, 12);
+    make_tiny_zoo(zoo, ZOO_KIND_FORMAL, 12, 0, 12);
     check_run(zoo, "build/tests/train-run-stats", "stats");
     check_run(zoo, "build/tests/train-run-flat", "flat");
     check_run(zoo, "build/tests/train-run-interactive", "interactive");
@@ -208,7 +194,7 @@ int main(void)
     for (int i = 0; i < 3; i++) check_resume(zoo, "build/tests/train-run-stats", "build/tests/train-run-resumed", "stats", at[i]);
     check_resume(zoo, "build/tests/train-run-flat", "build/tests/train-run-resumed", "flat", 9);
     check_sigkill(zoo, "build/tests/train-run-stats", "build/tests/train-run-killed");
-    make_zoo(mzoo, ZOO_KIND_MNIST, 12);
+    make_tiny_zoo(mzoo, ZOO_KIND_MNIST, 12, 0, 12);
     check_run(mzoo, "build/tests/train-run-mnist", "noninteractive");
     return test_summary("test_train");
 }

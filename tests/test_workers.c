@@ -45,7 +45,7 @@ static void check_statuses(void)
     CHECK(workers_run(jobs, 4, 4, err) == RR_ERR_PROCESS && strstr(err, "job 2 failed (killed by signal 9)"), "signal: %s", err);
 
     char *missing[] = {"build/no-such-program", NULL};
-    WorkerJob lost = {missing, "the missing one"};
+    WorkerJob lost = {missing, "the missing one", 0};
     CHECK(workers_run(&lost, 1, 1, err) == RR_ERR_PROCESS && strstr(err, "the missing one failed (exit status 127 (could not be run))"),
           "a program that cannot be run: %s", err);
 
@@ -63,7 +63,7 @@ static void check_statuses(void)
     long_arg[9000] = '\0';
     char *args[] = {"sh", "-c", "[ \"$1\" = \"x'; touch build/wk-injected; echo '\" ] && [ ${#2} -eq 9000 ]", "sh",
                     "x'; touch build/wk-injected; echo '", long_arg, NULL};
-    WorkerJob literal = {args, "literal"};
+    WorkerJob literal = {args, "literal", 0};
     remove("build/wk-injected");
     CHECK(workers_run(&literal, 1, 1, err) == RR_OK, "arguments passed unchanged: %s", err);
     CHECK(access("build/wk-injected", F_OK) != 0, "no shell interprets the arguments");
