@@ -1280,8 +1280,9 @@ void mnist_data_free(MnistData *d);
 void mnist_batch(const MnistData *d, const size_t *idx, size_t n, double angle, real *x, int32_t *y);
 
 /* ------------------------------------------------------------------------------------------
- * Model zoos (zoo/zoo.c, SPEC.md §2): many independent training runs of the zoo RNN, each on
- * its own task, with 9 snapshots per run, stored in the released layout (SPEC.md §2.3).
+ * Model zoos (zoo/zoo_settings.c, zoo_run.c, zoo_generate.c, zoo_merge.c, zoo_info.c;
+ * SPEC.md §2): many independent training runs of the zoo RNN, each on its own task, with 9
+ * snapshots per run, stored in the released layout (SPEC.md §2.3).
  * Run r draws everything (task, initialisation, batches, samples) from its own RNG stream
  * seeded by (seed, r), so any slicing of the runs gives the same rows.
  * ---------------------------------------------------------------------------------------- */

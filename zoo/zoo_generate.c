@@ -4,13 +4,12 @@
  *
  * A run's 9 rows are appended to each file only when the run is complete, and each file's
  * header is rewritten after its rows, so a reader (or --resume) never sees part of a run.
- * Creating directories needs POSIX mkdir, cutting files back POSIX ftruncate.
+ * Cutting files back needs POSIX ftruncate.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h> /* ftruncate */
 
 #include "zoo/zoo_internal.h"
