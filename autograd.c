@@ -2,7 +2,8 @@
  * autograd.c — the error and memory helpers everything uses; arena, tensors, the tape and
  * every op (forward and backward side by side), the matrix-product kernels with their naive
  * twins, the RNG, AdamW and schedules. It knows nothing about networks: models/ builds them
- * from these ops. POSIX: clock_gettime (timing) and mkdir (rr_make_dir).
+ * from these ops. POSIX: clock_gettime (timing), mkdir (rr_make_dir) and fcntl record locks
+ * (rr_lock_dir).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -10,8 +11,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>    /* open, fcntl */
 #include <sys/stat.h> /* mkdir */
 #include <time.h>
+#include <unistd.h>   /* close */
 
 #include "rnnrep.h"
 
@@ -62,6 +65,36 @@ int rr_make_dir(const char *dir, char *err)
 {
     if (mkdir(dir, 0777) == 0 || errno == EEXIST) return RR_OK;
     return rr_error(err, RR_ERR_OPEN, "%s: cannot create directory: %s", dir, strerror(errno));
+}
+
+int rr_lock_dir(const char *dir, int *fd, char *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    *fd = open(path, O_RDWR | O_CREAT, 0666);
+    if (*fd < 0) return rr_error(err, RR_ERR_OPEN, "%s: cannot create the lock file: %s", path, strerror(errno));
+    struct flock lk;
+    memset(&lk, 0, sizeof lk);
+    lk.l_type = F_WRLCK;
+    lk.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file */
+    if (fcntl(*fd, F_SETLK, &lk) == 0) return RR_OK;
+    int busy = errno == EACCES || errno == EAGAIN, why = errno;
+    if (busy && fcntl(*fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK) {
+        rr_error(err, RR_ERR_PROCESS, "%s is being written by another rnnrep process (pid %ld, holding %s): wait for it or stop it",
+                 dir, (long)lk.l_pid, path);
+    } else if (busy) {
+        rr_error(err, RR_ERR_PROCESS, "%s is being written by another rnnrep process (holding %s)", dir, path);
+    } else {
+        rr_error(err, RR_ERR_IO, "%s: cannot lock: %s", path, strerror(why));
+    }
+    close(*fd);
+    *fd = -1;
+    return busy ? RR_ERR_PROCESS : RR_ERR_IO;
+}
+
+void rr_unlock_dir(int fd)
+{
+    if (fd >= 0) close(fd); /* closing releases the lock; the empty file stays */
 }
 
 /* C leaves renaming over an existing file to the host, and Windows refuses; retry there. */

@@ -67,7 +67,8 @@ enum {
     RR_ERR_IO,          /* a read, write, seek, close or rename failed */
     RR_ERR_FORMAT,      /* not a valid file of the format, or it contradicts itself */
     RR_ERR_UNSUPPORTED, /* valid, but outside what rnnrep reads (dtype, byte order, layout) */
-    RR_ERR_PROCESS      /* a worker process failed or could not start, or we were interrupted */
+    RR_ERR_PROCESS      /* a worker process failed or could not start, we were interrupted, or
+                           another process holds the directory (rr_lock_dir) */
 };
 /* Format the message into err (when err is not NULL) and return code. */
 int rr_error(char *err, int code, const char *fmt, ...)
@@ -86,6 +87,12 @@ void *rr_malloc(size_t bytes, const char *what);
 void *rr_calloc(size_t count, size_t size, const char *what);
 /* Creates directory dir unless it exists (POSIX mkdir); RR_OK or a message naming dir. */
 int rr_make_dir(const char *dir, char *err);
+/* Takes the lock of directory dir (which must exist): a POSIX record lock on dir/.lock, held
+ * until rr_unlock_dir(*fd) or the process ends, so one process at a time writes a zoo or a
+ * run. RR_OK, or RR_ERR_PROCESS naming the holder's pid when another process holds it. Locks
+ * belong to processes: worker processes take their own. */
+int rr_lock_dir(const char *dir, int *fd, char *err);
+void rr_unlock_dir(int fd);
 /* rename(from, to), replacing an existing file (for atomic writes via "path.tmp"); 0 on success. */
 int rr_replace_file(const char *from, const char *to);
 

@@ -4,8 +4,8 @@
 #define RNNREP_TEST_TINYZOO_H
 #include "test.h"
 
-/* Runs [first, last) of such a zoo into dir. */
-static inline void make_tiny_zoo(const char *dir, ZooKind kind, size_t runs, size_t first, size_t last)
+/* The settings of such a zoo of `runs` runs. */
+static inline ZooSettings tiny_zoo_settings(ZooKind kind, size_t runs)
 {
     ZooSettings s;
     char err[RR_ERRLEN];
@@ -17,6 +17,14 @@ static inline void make_tiny_zoo(const char *dir, ZooKind kind, size_t runs, siz
     s.stored = 4;
     s.eval_batches = 1;
     s.eval_batch = 50;
+    return s;
+}
+
+/* Runs [first, last) of such a zoo into dir. */
+static inline void make_tiny_zoo(const char *dir, ZooKind kind, size_t runs, size_t first, size_t last)
+{
+    ZooSettings s = tiny_zoo_settings(kind, runs);
+    char err[RR_ERRLEN];
     int rc = zoo_generate(&s, dir, first, last, 0, NULL, NULL, err);
     CHECK(rc == RR_OK, "zoo %s: %s", dir, rc ? err : "");
 }

@@ -583,13 +583,14 @@ static int check_splits(const TaskSplits *sp, const char *zoo_dir, char *err)
     return RR_OK;
 }
 
-/* Settings against the run directory: a fresh run needs an empty one, a resumed one the same
- * config.json (the first setting that differs is named). */
+/* Settings against the run directory, once its lock is held (*lock): a fresh run needs an
+ * empty one, a resumed one the same config.json (the first setting that differs is named). */
 static int prepare_run_dir(const char *run_dir, const TrainSettings *s, const char *zoo_dir, const ZooData *z,
-                           int resume, char *err)
+                           int resume, int *lock, char *err)
 {
     char path[1100], fresh[1100];
     int rc = rr_make_dir(run_dir, err);
+    if (!rc) rc = rr_lock_dir(run_dir, lock, err);
     if (rc) return rc;
     zoo_path(path, sizeof path, run_dir, "config.json");
     zoo_path(fresh, sizeof fresh, run_dir, "config.json.new");
@@ -635,7 +636,8 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
     memset(&j, 0, sizeof j);
     if (!rc) rc = check_splits(&sp, zoo_dir, err);
     if (!rc) rc = job_init(&j, s, &z, &sp, err);
-    if (!rc) rc = prepare_run_dir(run_dir, s, zoo_dir, &z, resume, err);
+    int lock = -1;
+    if (!rc) rc = prepare_run_dir(run_dir, s, zoo_dir, &z, resume, &lock, err);
     if (!rc) {
         zoo_path(path, sizeof path, run_dir, "splits.json");
         rc = splits_write_json(&sp, path, err);
@@ -718,6 +720,7 @@ int train_run(const char *zoo_dir, const char *run_dir, const TrainSettings *s, 
     job_free(&j);
     task_splits_free(&sp);
     zoo_data_free(&z);
+    rr_unlock_dir(lock);
     return rc;
 }
 

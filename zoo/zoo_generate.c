@@ -4,7 +4,9 @@
  *
  * A run's 9 rows are appended to each file only when the run is complete, and each file's
  * header is rewritten after its rows, so a reader (or --resume) never sees part of a run.
- * Cutting files back needs POSIX ftruncate.
+ * One process at a time writes a zoo directory: it holds the directory's lock (rr_lock_dir)
+ * from its first look into the directory until its files are closed. Cutting files back
+ * needs POSIX ftruncate.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -64,11 +66,10 @@ static int open_zoo_files(const ZooSettings *s, const char *dir, int resume, Npy
     return RR_OK;
 }
 
-/* Creates dir and its args.json, or (resume) checks that the args.json there matches. */
+/* Writes dir's args.json, or (resume) checks that the args.json there matches. */
 static int prepare_dir(const ZooSettings *s, const char *dir, int resume, char *err)
 {
-    int rc = rr_make_dir(dir, err);
-    if (rc) return rc;
+    int rc;
     char args[1024], fresh[1024];
     zoo_path(args, sizeof args, dir, "args.json");
     zoo_path(fresh, sizeof fresh, dir, "args.json.new");
@@ -109,12 +110,16 @@ int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t las
     MnistData data; /* first: a zoo that cannot start leaves no directory behind */
     memset(&data, 0, sizeof data);
     if (s->kind == ZOO_KIND_MNIST && (rc = load_digits(s, &data, err))) return rc;
-    rc = prepare_dir(s, dir, resume, err);
+    int lock = -1; /* held from before the first look at dir until the files are closed */
+    rc = rr_make_dir(dir, err);
+    if (!rc) rc = rr_lock_dir(dir, &lock, err);
+    if (!rc) rc = prepare_dir(s, dir, resume, err);
     NpyFile files[ZOO_MAX_FILES];
     size_t held = 0;
     if (!rc) rc = open_zoo_files(s, dir, resume, files, &held, err);
     if (rc) {
         if (s->kind == ZOO_KIND_MNIST) mnist_data_free(&data);
+        rr_unlock_dir(lock);
         return rc;
     }
     if (held > last - first) {
@@ -135,6 +140,7 @@ int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t las
         if (crc && !rc) rc = rr_error(err, crc, "%s", cerr);
     }
     if (s->kind == ZOO_KIND_MNIST) mnist_data_free(&data);
+    rr_unlock_dir(lock);
     return rc;
 }
 
