@@ -436,6 +436,10 @@ double zoo_lstm_train_step(ZooLstm *m, Tape *t, const AdamW *opt, const real *x,
 /* Hidden-neuron permutation (SPEC.md §1): perm[l] permutes the H neurons of layer l; the
  * function of θ is unchanged. out may not alias theta. */
 void zoo_permute(ZooShape s, const real *theta, const size_t *perm0, const size_t *perm1, real *out);
+/* The B rows theta (B, P) under random permutations drawn from rng (perm0, then perm1, each by
+ * rng_permutation): one pair for the whole batch (the permutation augmentation of SPEC.md
+ * §5), or with per_row a pair for each row in turn. out (B, P) may not alias theta. */
+void zoo_permute_rows(ZooShape s, const real *theta, size_t B, int per_row, Rng *rng, real *out);
 
 /* ------------------------------------------------------------------------------------------
  * Encoders θ -> E(θ) in R^E (SPEC.md §3), one interface for all six (models/encoder.c

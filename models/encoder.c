@@ -105,18 +105,13 @@ Tensor *encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *
 double encoder_permutation_change(const Encoder *enc, const real *theta, size_t B, Rng *rng)
 {
     ZooShape z = enc->cfg.zoo;
-    size_t P = zoo_num_params(z), H = z.H;
-    size_t *perm = rr_malloc(2 * H * sizeof *perm, "permutation");
+    size_t P = zoo_num_params(z);
     Tape t;
     tape_init(&t);
     t.record = 0;
     Tensor *th = tensor_new(&t, 2, (size_t[]){B, P}, 0), *tp = tensor_new(&t, 2, (size_t[]){B, P}, 0);
     memcpy(th->data, theta, B * P * sizeof(real));
-    for (size_t b = 0; b < B; b++) {
-        rng_permutation(rng, H, perm);
-        rng_permutation(rng, H, perm + H);
-        zoo_permute(z, theta + b * P, perm, perm + H, tp->data + b * P);
-    }
+    zoo_permute_rows(z, theta, B, 1, rng, tp->data);
     Tensor *e1 = encoder_forward(&t, enc, th, NULL), *e2 = encoder_forward(&t, enc, tp, NULL);
     double diff = 0, scale = 0;
     for (size_t i = 0; i < e1->size; i++) {
@@ -124,6 +119,5 @@ double encoder_permutation_change(const Encoder *enc, const real *theta, size_t 
         scale = fmax(scale, fabs((double)e1->data[i]));
     }
     tape_free(&t);
-    free(perm);
     return diff / (scale > 0 ? scale : 1);
 }

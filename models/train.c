@@ -48,13 +48,8 @@ static real *augmented_theta(EmulationTrainer *tr, const EmulationBatch *batch)
 {
     if (!tr->augment) return NULL;
     ZooShape z = tr->emulator->cfg.zoo;
-    size_t B = batch->B, P = zoo_num_params(z);
-    size_t *perm = rr_malloc(2 * z.H * sizeof *perm, "permutation");
-    real *permuted = rr_malloc(B * P * sizeof *permuted, "permuted batch");
-    rng_permutation(&tr->rng, z.H, perm);
-    rng_permutation(&tr->rng, z.H, perm + z.H);
-    for (size_t b = 0; b < B; b++) zoo_permute(z, batch->theta + b * P, perm, perm + z.H, permuted + b * P);
-    free(perm);
+    real *permuted = rr_malloc(batch->B * zoo_num_params(z) * sizeof *permuted, "permuted batch");
+    zoo_permute_rows(z, batch->theta, batch->B, 0, &tr->rng, permuted);
     return permuted;
 }
 

@@ -168,3 +168,17 @@ void zoo_permute(ZooShape s, const real *theta, const size_t *perm0, const size_
         }
     }
 }
+
+void zoo_permute_rows(ZooShape s, const real *theta, size_t B, int per_row, Rng *rng, real *out)
+{
+    size_t P = zoo_num_params(s), H = s.H;
+    size_t *perm = rr_malloc(2 * H * sizeof *perm, "permutation");
+    for (size_t b = 0; b < B; b++) {
+        if (b == 0 || per_row) {
+            rng_permutation(rng, H, perm);
+            rng_permutation(rng, H, perm + H);
+        }
+        zoo_permute(s, theta + b * P, perm, perm + H, out + b * P);
+    }
+    free(perm);
+}

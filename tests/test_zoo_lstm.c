@@ -303,6 +303,32 @@ static void check_permutation(ZooShape s, const char *what)
     zoo_permute(s, permuted, inv0, inv1, back);
     CHECK(memcmp(back, theta, P * sizeof(real)) == 0, "%s: inverse permutation does not restore θ", what);
 
+    /* zoo_permute_rows: each pair drawn as perm0 then perm1; one pair for the batch, or a pair
+     * per row in turn; nothing else drawn. */
+    real *rows = malloc(2 * P * sizeof *rows), *out = malloc(2 * P * sizeof *out), *want = malloc(P * sizeof *want);
+    size_t *q = malloc(2 * H * sizeof *q);
+    memcpy(rows, theta, P * sizeof(real));
+    memcpy(rows + P, permuted, P * sizeof(real));
+    for (int per_row = 0; per_row < 2; per_row++) {
+        Rng a, b;
+        rng_seed(&a, 7);
+        b = a;
+        zoo_permute_rows(s, rows, 2, per_row, &a, out);
+        for (size_t row = 0; row < 2; row++) {
+            if (row == 0 || per_row) {
+                rng_permutation(&b, H, q);
+                rng_permutation(&b, H, q + H);
+            }
+            zoo_permute(s, rows + row * P, q, q + H, want);
+            CHECK(memcmp(out + row * P, want, P * sizeof(real)) == 0, "%s: zoo_permute_rows per_row %d, row %zu", what, per_row, row);
+        }
+        CHECK(rng_next(&a) == rng_next(&b), "%s: zoo_permute_rows per_row %d draws its permutations only", what, per_row);
+    }
+    free(rows);
+    free(out);
+    free(want);
+    free(q);
+
     /* Same function: mode 1 before and after, and mode 2 with both θ side by side. */
     Tape t;
     tape_init(&t);

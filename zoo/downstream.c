@@ -521,20 +521,17 @@ static void supervised_free(Supervised *sv)
 static void supervised_batch(Supervised *sv, const size_t *idx, size_t m, Rng *rng)
 {
     const ZooData *z = &sv->j->z;
-    size_t P = zoo_num_params(z->shape), H = z->shape.H, K = sv->t->K;
-    int permute = rng && sv->augment;
-    size_t *perm = permute ? rr_malloc(2 * H * sizeof *perm, "permutation") : NULL;
-    if (permute) {
-        rng_permutation(rng, H, perm);
-        rng_permutation(rng, H, perm + H);
-    }
+    size_t P = zoo_num_params(z->shape), K = sv->t->K;
     for (size_t b = 0; b < m; b++) {
-        const real *theta = z->theta + idx[b] * P;
-        if (permute) zoo_permute(z->shape, theta, perm, perm + H, sv->theta + b * P);
-        else memcpy(sv->theta + b * P, theta, P * sizeof(real));
+        memcpy(sv->theta + b * P, z->theta + idx[b] * P, P * sizeof(real));
         memcpy(sv->Yb + b * K, sv->Y + idx[b] * K, K * sizeof(double));
     }
-    free(perm);
+    if (rng && sv->augment) {
+        real *rows = rr_malloc(m * P * sizeof *rows, "batch");
+        memcpy(rows, sv->theta, m * P * sizeof *rows);
+        zoo_permute_rows(z->shape, rows, m, 0, rng, sv->theta);
+        free(rows);
+    }
 }
 
 /* head(E(θ) / |E(θ)|) of the batch's m rows: (m, K). */
