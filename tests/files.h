@@ -1,4 +1,5 @@
-/* files.h — files in tests: a whole file read or written, two files compared byte for byte. */
+/* files.h — files in tests: a whole file read or written, two files compared byte for byte,
+ * scratch paths. */
 #ifndef RNNREP_TEST_FILES_H
 #define RNNREP_TEST_FILES_H
 #include <stdlib.h>
@@ -36,6 +37,16 @@ static inline void spit(const char *path, const void *data, size_t len)
     if (!fp) return;
     CHECK(len == 0 || fwrite(data, 1, len, fp) == len, "write %s", path);
     CHECK(fclose(fp) == 0, "close %s", path);
+}
+
+/* prefix followed by name, in one of 8 buffers used in turn: a scratch path of a test's own. */
+static inline char *scratch_path(const char *prefix, const char *name)
+{
+    static char buf[8][256];
+    static int next;
+    char *p = buf[next++ % 8];
+    snprintf(p, sizeof buf[0], "%s%s", prefix, name);
+    return p;
 }
 
 /* Whether both files can be read and hold the same bytes. */

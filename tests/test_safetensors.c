@@ -12,14 +12,7 @@
 #define DATA "tests/data/"
 #define TMP (IS_DOUBLE_BUILD ? "build/test_safetensors_f64_" : "build/test_safetensors_f32_")
 
-static char *tmp_path(const char *name)
-{
-    static char buf[8][256];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, 256, "%s%s", TMP, name);
-    return p;
-}
+#define tmp_path(name) scratch_path(TMP, name)
 
 
 
