@@ -786,6 +786,33 @@ int mlp_predictor_fit(MlpPredictor *m, const MlpPredictorConfig *cfg, const Down
 void mlp_predictor_predict(const MlpPredictor *m, const real *X, size_t n, double *out);
 void mlp_predictor_free(MlpPredictor *m);
 
+/* The supervised baseline of SPEC.md §6.5, the part that runs models: an encoder with the
+ * predictor's MLP head, head(E(θ) / |E(θ)|) (E -> 64 -> 64 -> K, "head.mlp.0", "head.mlp.2",
+ * "head.mlp.4"), trained end to end on one target with AdamW on both networks, each one's
+ * gradient clipped to `clip` separately, and permutation augmentation (one pair of
+ * permutations per batch) for encoders that are not invariant. */
+typedef struct SupervisedModel {
+    Encoder enc;
+    ParamSet head_params;
+    Mlp head;
+    AdamW opt;
+    double clip;
+    PredictorLoss loss;
+    size_t K, blocks;
+    int augment;
+    Tape tape;
+} SupervisedModel;
+/* The encoder of ec, then the head to K outputs, initialised from rng in that order. */
+void supervised_model_init(SupervisedModel *m, const EncoderConfig *ec, size_t K, PredictorLoss loss, size_t blocks,
+                           const AdamW *opt, double clip, Rng *rng);
+void supervised_model_free(SupervisedModel *m);
+/* One AdamW step on θ (B, P) against the targets Y (B, K); the permutations, then dropout,
+ * draw from rng. Returns the loss before the step. */
+double supervised_model_step(SupervisedModel *m, const real *theta, const double *Y, size_t B, Rng *rng);
+/* The loss of θ (B, P) against Y (B, K) without training (no permutation, no dropout), and
+ * the outputs (values or logits) into out (B, K) unless NULL. */
+double supervised_model_eval(SupervisedModel *m, const real *theta, const double *Y, size_t B, double *out);
+
 /* --- Metrics (models/downstream_metrics.c). Each is a double computed in double; an
  * undefined one (no rows, a constant truth) is NaN. ------------------------------------- */
 /* The constant predictor (SPEC.md §6.6): out (K) = the column means of Y (n, K), n >= 1, the

@@ -2,7 +2,8 @@
  * downstream.c — the two predictors of SPEC.md §6.3 that read frozen features: ridge regression
  * in closed form (double precision, Cholesky) and a small MLP trained on the tape with early
  * stopping. Both standardise the features with the predictor-training rows' mean and
- * population std. The metrics they are judged by are in downstream_metrics.c.
+ * population std. The metrics they are judged by are in downstream_metrics.c. And the
+ * supervised baseline of §6.5: an encoder with the MLP head, trained end to end.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -376,4 +377,80 @@ void mlp_predictor_free(MlpPredictor *m)
 {
     paramset_free(&m->params);
     standardizer_free(&m->scale);
+}
+
+/* ---- The supervised baseline (SPEC.md §6.5) -------------------------------------------------- */
+
+void supervised_model_init(SupervisedModel *m, const EncoderConfig *ec, size_t K, PredictorLoss loss, size_t blocks,
+                           const AdamW *opt, double clip, Rng *rng)
+{
+    MlpPredictorConfig head = mlp_predictor_config_paper();
+    encoder_init(&m->enc, ec, rng);
+    paramset_init(&m->head_params, "head");
+    mlp_declare(&m->head, &m->head_params, "mlp", ec->embed, head.hidden, head.hidden_layers, K);
+    paramset_finalize(&m->head_params);
+    mlp_init(&m->head, rng);
+    m->opt = *opt;
+    m->clip = clip;
+    m->loss = loss;
+    m->K = K;
+    m->blocks = blocks;
+    m->augment = !encoder_facts[ec->kind].invariant;
+    tape_init(&m->tape);
+}
+
+void supervised_model_free(SupervisedModel *m)
+{
+    encoder_free(&m->enc);
+    paramset_free(&m->head_params);
+    tape_free(&m->tape);
+}
+
+/* loss of head(E(θ) / |E(θ)|) (B, K) against Y, on m's tape; the outputs in *out. */
+static Tensor *supervised_loss(SupervisedModel *m, const real *theta, const double *Y, size_t B, Tensor **out)
+{
+    Tape *t = &m->tape;
+    size_t P = zoo_num_params(m->enc.cfg.zoo);
+    Tensor *th = tensor_new(t, 2, (size_t[]){B, P}, 0);                          /* (B, P) */
+    memcpy(th->data, theta, B * P * sizeof(real));
+    Tensor *e = op_l2_normalize(t, encoder_forward(t, &m->enc, th, NULL));      /* (B, E) */
+    *out = mlp_forward(t, &m->head, e);                                          /* (B, K) */
+    return predictor_loss(t, m->loss, m->blocks, *out, Y);
+}
+
+double supervised_model_step(SupervisedModel *m, const real *theta, const double *Y, size_t B, Rng *rng)
+{
+    real *permuted = NULL;
+    if (m->augment) {
+        permuted = rr_malloc(B * zoo_num_params(m->enc.cfg.zoo) * sizeof *permuted, "permuted batch");
+        zoo_permute_rows(m->enc.cfg.zoo, theta, B, 0, rng, permuted);
+    }
+    Tape *t = &m->tape;
+    tape_reset(t);
+    t->record = 1;
+    t->training = 1; /* dropout (the transformer's, when set) draws from rng */
+    t->rng = rng;
+    Tensor *out, *loss = supervised_loss(m, permuted ? permuted : theta, Y, B, &out);
+    paramset_zero_grad(&m->enc.params);
+    paramset_zero_grad(&m->head_params);
+    tape_backward(t, loss);
+    paramset_clip_grad_norm(&m->enc.params, m->clip); /* separately per network */
+    paramset_clip_grad_norm(&m->head_params, m->clip);
+    adamw_step(&m->enc.params, &m->opt);
+    adamw_step(&m->head_params, &m->opt);
+    t->training = 0;
+    t->rng = NULL;
+    free(permuted);
+    return loss->data[0];
+}
+
+double supervised_model_eval(SupervisedModel *m, const real *theta, const double *Y, size_t B, double *out)
+{
+    Tape *t = &m->tape;
+    tape_reset(t);
+    t->record = 0;
+    Tensor *o, *loss = supervised_loss(m, theta, Y, B, &o);
+    for (size_t i = 0; out && i < B * m->K; i++) out[i] = o->data[i];
+    t->record = 1;
+    return loss->data[0];
 }

@@ -435,6 +435,57 @@ static void test_mlp_regression(void)
     }
 }
 
+/* The supervised baseline's model (SPEC.md §6.5): a step returns the loss before it, as eval
+ * computes it (stats: no permutation, no dropout); training drives the loss on a batch down;
+ * permutation augmentation exactly for the encoders that are not invariant; the same seed and
+ * streams give the same bytes. */
+static void test_supervised_model(void)
+{
+    enum { B = 12, K = 2 };
+    ZooShape z = ZOO_FORMAL;
+    size_t P = zoo_num_params(z);
+    real *theta = malloc(B * P * sizeof *theta);
+    double Y[B * K];
+    Rng rng;
+    rng_seed(&rng, 5);
+    for (size_t i = 0; i < B * P; i++) theta[i] = (real)(0.2 * rng_normal(&rng));
+    for (size_t i = 0; i < B * K; i++) Y[i] = rng_normal(&rng);
+    AdamW opt = adamw_default();
+    opt.lr = 1e-3;
+    const EncoderKind kinds[2] = {ENC_STATS, ENC_FLAT};
+    for (int k = 0; k < 2; k++) {
+        EncoderConfig ec = encoder_config_paper(kinds[k], z);
+        ec.hidden = 16;
+        ec.hidden_layers = 1;
+        SupervisedModel m[2];
+        for (int c = 0; c < 2; c++) {
+            Rng init;
+            rng_seed(&init, 11);
+            supervised_model_init(&m[c], &ec, K, PREDICT_MSE, 1, &opt, 0.1, &init);
+        }
+        const char *name = encoder_facts[kinds[k]].name;
+        CHECK(m[0].augment == !encoder_facts[kinds[k]].invariant, "%s: augmentation %d", name, m[0].augment);
+        double first = supervised_model_eval(&m[0], theta, Y, B, NULL);
+        for (size_t step = 0; step < 100; step++) {
+            double before = supervised_model_eval(&m[0], theta, Y, B, NULL), loss[2];
+            for (int c = 0; c < 2; c++) {
+                Rng srng;
+                rng_seed(&srng, 100 + step);
+                loss[c] = supervised_model_step(&m[c], theta, Y, B, &srng);
+            }
+            if (step == 0 && !m[0].augment) CHECK(loss[0] == before, "%s: the step's loss %g is eval's %g", name, loss[0], before);
+            CHECK(loss[0] == loss[1], "%s: the same streams, the same loss at step %zu", name, step);
+        }
+        double last = supervised_model_eval(&m[0], theta, Y, B, NULL);
+        CHECK(last < 0.5 * first, "%s: 100 steps take the loss from %g to %g", name, first, last);
+        CHECK(!memcmp(m[0].enc.params.data, m[1].enc.params.data, m[0].enc.params.n * sizeof(real)) &&
+              !memcmp(m[0].head_params.data, m[1].head_params.data, m[0].head_params.n * sizeof(real)),
+              "%s: the same seed and streams give the same parameters", name);
+        for (int c = 0; c < 2; c++) supervised_model_free(&m[c]);
+    }
+    free(theta);
+}
+
 int main(void)
 {
     test_cholesky();
@@ -450,5 +501,6 @@ int main(void)
     test_accuracies();
     test_mlp_classes();
     test_mlp_regression();
+    test_supervised_model();
     return test_summary("test_downstream");
 }

@@ -11,7 +11,8 @@
  *   predictors   ridge and the MLP (models/downstream.c) on the embeddings; the constant
  *                predictor and ridge on the statistics as reference points (SPEC.md §6.6)
  *   supervised   the same encoder architecture with the MLP head, trained end to end on the
- *                target from scratch (SPEC.md §6.5): E(θ) / |E(θ)| -> 64 -> 64 -> K, AdamW,
+ *                target from scratch (SPEC.md §6.5; the model and its step: SupervisedModel in
+ *                models/downstream.c): E(θ) / |E(θ)| -> 64 -> 64 -> K, AdamW,
  *                clipping per network, permutation augmentation for encoders that are not
  *                invariant, early stopping on the validation loss
  *   table        downstream.csv, one row per (encoder, seed, training, predictor, target,
@@ -426,12 +427,7 @@ typedef struct Supervised {
     const Job *j;
     const Target *t;
     TrainSettings s;           /* the encoder's widths, the batch and budget, the rates, the seed */
-    Encoder enc;
-    ParamSet head_params;
-    Mlp head;                  /* E -> 64 -> 64 -> K, "head.mlp.0", "head.mlp.2", "head.mlp.4" */
-    AdamW opt;
-    int augment;               /* permutation augmentation (encoders that are not invariant) */
-    Tape tape;
+    SupervisedModel m;
     double *Y;                 /* (N, K) the target of every row */
     real *theta;               /* one batch (batch, P) */
     double *Yb;                /* one batch (batch, K) */
@@ -489,17 +485,10 @@ static int supervised_init(Supervised *sv, const Job *j, const Target *t, char *
     if (rc) return rc;
     sv->j = j;   /* from here on, sv holds what supervised_free releases */
     Rng init = job_stream(sv->s.seed, STREAM_INIT, 0);
-    encoder_init(&sv->enc, &ec, &init);
-    MlpPredictorConfig head = mlp_predictor_config_paper();
-    paramset_init(&sv->head_params, "head");
-    mlp_declare(&sv->head, &sv->head_params, "mlp", ec.embed, head.hidden, head.hidden_layers, t->K);
-    paramset_finalize(&sv->head_params);
-    mlp_init(&sv->head, &init);
-    sv->opt = adamw_default();
-    sv->opt.lr = sv->s.lr;
-    sv->opt.weight_decay = sv->s.weight_decay;
-    sv->augment = !encoder_facts[ec.kind].invariant;
-    tape_init(&sv->tape);
+    AdamW opt = adamw_default();
+    opt.lr = sv->s.lr;
+    opt.weight_decay = sv->s.weight_decay;
+    supervised_model_init(&sv->m, &ec, t->K, t->loss, t->blocks, &opt, sv->s.clip, &init);
     sv->Y = target_matrix(j, t);
     sv->theta = rr_malloc(sv->s.batch * zoo_num_params(j->z.shape) * sizeof(real), "batch parameters");
     sv->Yb = rr_malloc(sv->s.batch * t->K * sizeof(double), "batch targets");
@@ -508,17 +497,14 @@ static int supervised_init(Supervised *sv, const Job *j, const Target *t, char *
 
 static void supervised_free(Supervised *sv)
 {
-    encoder_free(&sv->enc);
-    paramset_free(&sv->head_params);
-    tape_free(&sv->tape);
+    supervised_model_free(&sv->m);
     free(sv->Y);
     free(sv->theta);
     free(sv->Yb);
 }
 
-/* The rows idx[0..m) into the batch: θ (under one permutation per LSTM layer drawn from rng,
- * when rng is given and the encoder augments) and the targets. */
-static void supervised_batch(Supervised *sv, const size_t *idx, size_t m, Rng *rng)
+/* The rows idx[0..m) into the batch: θ and the targets. */
+static void supervised_batch(Supervised *sv, const size_t *idx, size_t m)
 {
     const ZooData *z = &sv->j->z;
     size_t P = zoo_num_params(z->shape), K = sv->t->K;
@@ -526,45 +512,6 @@ static void supervised_batch(Supervised *sv, const size_t *idx, size_t m, Rng *r
         memcpy(sv->theta + b * P, z->theta + idx[b] * P, P * sizeof(real));
         memcpy(sv->Yb + b * K, sv->Y + idx[b] * K, K * sizeof(double));
     }
-    if (rng && sv->augment) {
-        real *rows = rr_malloc(m * P * sizeof *rows, "batch");
-        memcpy(rows, sv->theta, m * P * sizeof *rows);
-        zoo_permute_rows(z->shape, rows, m, 0, rng, sv->theta);
-        free(rows);
-    }
-}
-
-/* head(E(θ) / |E(θ)|) of the batch's m rows: (m, K). */
-static Tensor *supervised_forward(Supervised *sv, size_t m)
-{
-    Tape *t = &sv->tape;
-    size_t P = zoo_num_params(sv->j->z.shape);
-    Tensor *theta = tensor_new(t, 2, (size_t[]){m, P}, 0);                        /* (m, P) */
-    memcpy(theta->data, sv->theta, m * P * sizeof(real));
-    Tensor *e = op_l2_normalize(t, encoder_forward(t, &sv->enc, theta, NULL));   /* (m, E) */
-    return mlp_forward(t, &sv->head, e);                                         /* (m, K) */
-}
-
-/* One AdamW step on the rows idx[0..m) (permutations and dropout from rng); the loss before it. */
-static double supervised_step(Supervised *sv, const size_t *idx, size_t m, Rng *rng)
-{
-    supervised_batch(sv, idx, m, rng);
-    Tape *t = &sv->tape;
-    tape_reset(t);
-    t->record = 1;
-    t->training = 1;
-    t->rng = rng;
-    Tensor *loss = predictor_loss(t, sv->t->loss, sv->t->blocks, supervised_forward(sv, m), sv->Yb);
-    paramset_zero_grad(&sv->enc.params);
-    paramset_zero_grad(&sv->head_params);
-    tape_backward(t, loss);
-    paramset_clip_grad_norm(&sv->enc.params, sv->s.clip);     /* separately per network */
-    paramset_clip_grad_norm(&sv->head_params, sv->s.clip);
-    adamw_step(&sv->enc.params, &sv->opt);
-    adamw_step(&sv->head_params, &sv->opt);
-    t->training = 0;
-    t->rng = NULL;
-    return loss->data[0];
 }
 
 /* The exact mean loss over the rows rows[0..n) (no permutation, no dropout), and their
@@ -575,14 +522,9 @@ static double supervised_pass(Supervised *sv, const size_t *rows, size_t n, doub
     double sum = 0;
     for (size_t first = 0; first < n; first += B) {
         size_t m = n - first < B ? n - first : B;
-        supervised_batch(sv, rows + first, m, NULL);
-        tape_reset(&sv->tape);
-        sv->tape.record = 0;
-        Tensor *out = supervised_forward(sv, m);                                    /* (m, K) */
-        sum += predictor_loss(&sv->tape, sv->t->loss, sv->t->blocks, out, sv->Yb)->data[0] * (double)m;
-        for (size_t i = 0; pred && i < m * K; i++) pred[first * K + i] = out->data[i];
+        supervised_batch(sv, rows + first, m);
+        sum += supervised_model_eval(&sv->m, sv->theta, sv->Yb, m, pred ? pred + first * K : NULL) * (double)m;
     }
-    sv->tape.record = 1;
     return sum / (double)n;
 }
 
@@ -625,7 +567,7 @@ static int supervised_train(Supervised *sv, char *err)
     FILE *probe = fopen(sv->last, "rb");
     if (probe) {
         fclose(probe);
-        if (!(rc = check_checkpoint(sv, err))) rc = checkpoint_load(sv->last, &sv->enc, &sv->head_params, "head.", &ck, 1, err);
+        if (!(rc = check_checkpoint(sv, err))) rc = checkpoint_load(sv->last, &sv->m.enc, &sv->m.head_params, "head.", &ck, 1, err);
         done = (int64_t)ck.step;
     }
     size_t n = j->nrows[TRAIN], epoch_of_order = SIZE_MAX;
@@ -634,7 +576,8 @@ static int supervised_train(Supervised *sv, char *err)
         size_t m = epoch_batch(sv->s.seed, step, n, sv->s.batch, order, &epoch_of_order, idx);
         for (size_t b = 0; b < m; b++) idx[b] = j->rows[TRAIN][idx[b]];
         Rng rng = job_stream(sv->s.seed, STREAM_STEP, step);
-        double loss = supervised_step(sv, idx, m, &rng);
+        supervised_batch(sv, idx, m);
+        double loss = supervised_model_step(&sv->m, sv->theta, sv->Yb, m, &rng);
         if (!isfinite(loss)) {
             rc = rr_error(err, RR_ERR_FORMAT, "supervised %s, target %s, step %zu: the training loss is %g", sv->s.encoder,
                           sv->t->name, step, loss);
@@ -652,9 +595,9 @@ static int supervised_train(Supervised *sv, char *err)
         if (val < ck.best_loss) {
             ck.best_loss = val;
             ck.best_step = step;
-            rc = checkpoint_write(sv->best, &sv->s, &sv->enc, &sv->head_params, "head.", &ck, 0, sv->extra, 2, err);
+            rc = checkpoint_write(sv->best, &sv->s, &sv->m.enc, &sv->m.head_params, "head.", &ck, 0, sv->extra, 2, err);
         }
-        if (!rc) rc = checkpoint_write(sv->last, &sv->s, &sv->enc, &sv->head_params, "head.", &ck, 1, sv->extra, 2, err);
+        if (!rc) rc = checkpoint_write(sv->last, &sv->s, &sv->m.enc, &sv->m.head_params, "head.", &ck, 1, sv->extra, 2, err);
         done = (int64_t)step;
         if (j->progress) {
             char line[300];
@@ -675,7 +618,7 @@ static int supervised_target(const Job *j, size_t i, Csv *block, char *err)
     Supervised sv;
     int rc = supervised_init(&sv, j, t, err);
     if (!rc) rc = supervised_train(&sv, err);
-    if (!rc) rc = checkpoint_load(sv.best, &sv.enc, &sv.head_params, "head.", NULL, 0, err);
+    if (!rc) rc = checkpoint_load(sv.best, &sv.m.enc, &sv.m.head_params, "head.", NULL, 0, err);
     if (!rc) {
         double *truth[3], *pred[3];
         for (int k = 0; k < 3; k++) {
