@@ -4,10 +4,10 @@
  *
  * Nothing is written before every slice has been checked whole (zoo_dir_open, the run numbers,
  * the sizes of the result). The zoo is then written into OUT.merging-PID beside OUT, checked
- * again, and renamed into place: OUT must not exist, be an empty directory, or (as for the
- * --jobs parent, whose DIR holds DIR/.slices) a directory without a zoo, into which the files
- * are renamed one by one, args.json last. A failure removes what the merge wrote, so it never
- * leaves anything that looks like a zoo. POSIX: getpid, rmdir.
+ * again, and renamed into place. OUT may be absent, an empty directory (replaced), or a
+ * directory that holds other things but no zoo file (the --jobs parent's DIR holds DIR/.slices):
+ * then the files are renamed into it one by one, args.json last. A failure removes what the
+ * merge wrote, so it never leaves anything that looks like a zoo. POSIX: getpid, rmdir.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -71,9 +71,9 @@ static int same_rows(const NpyFile *a, const NpyFile *b)
 static int check_slice(const char *part, ZooDir *d, const ZooDir *first, int64_t *prev_run, size_t *rows, char *err)
 {
     char path[1024];
+    if (first && d->kind != first->kind) return rr_error(err, RR_ERR_FORMAT, "%s: a zoo of another kind than the first slice's", part);
     for (size_t i = 0; first && i < d->nfiles; i++) {
         zoo_path(path, sizeof path, part, d->file[i].name);
-        if (d->kind != first->kind) return rr_error(err, RR_ERR_FORMAT, "%s: a zoo of another kind than the first slice's", path);
         if (!d->npy[i].fp != !first->npy[i].fp)
             return rr_error(err, RR_ERR_FORMAT, "%s: %s, but the first slice's is %s", path, d->npy[i].fp ? "present" : "missing",
                             first->npy[i].fp ? "present" : "missing");
