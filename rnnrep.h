@@ -1372,7 +1372,14 @@ int zoo_generate(const ZooSettings *s, const char *dir, size_t first, size_t las
  * stay for resume. */
 int zoo_generate_jobs(const ZooSettings *s, const char *dir, size_t first, size_t last, size_t jobs, int resume,
                       char *const *worker_argv, char *err);
-/* Concatenates zoo directories (slices of one zoo, in run order) into out. */
+/* Concatenates zoo directories (slices of one zoo, in run order: blocks of 9 rows, run numbers
+ * consecutive) into out, byte-identical to the zoo generated whole. Every slice is checked
+ * whole before anything is written (its files against each other, kind, args.json and row
+ * shapes against the first slice's, run numbers 0 .. INT64_MAX - 1); the zoo is written into
+ * out.merging-PID beside out, checked again and renamed into place. out must not hold a zoo
+ * file: it may be absent, an empty directory, or one holding other things (the --jobs DIR with
+ * its .slices), into which the files are renamed one by one, args.json last. A failed merge
+ * leaves nothing of the zoo behind. POSIX (getpid, rmdir). */
 int zoo_merge(const char *out, const char *const *parts, size_t n, char *err);
 /* Prints what a zoo holds (ours or an official release): kind, runs, snapshots, tasks, and
  * the accuracy distribution per snapshot step. */

@@ -7,46 +7,11 @@
  * 99999999999999999999999, --runs / --steps 2^64-1, --jobs 0, --steps 10, --out "", and
  * 9,000-character arguments. Its worker rows are in test_zoo.c (the --mnist-dir injection, a
  * failing worker, --jobs on a directory holding a zoo, kill -9 of the --jobs parent) and
- * test_workers.c (arguments passed without a shell, 9,000 characters included). */
+ * test_workers.c (arguments passed without a shell, 9,000 characters included); its zoo-file
+ * rows in test_hostile.c. */
 #define _POSIX_C_SOURCE 200809L
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include "test.h"
-
-static char out_text[1 << 16], err_text[1 << 16];
-
-static void read_text(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
-
-/* Runs "./rnnrep ARGS" (ARGS as a shell would split them) and returns its exit status, or
- * 128 + the signal that ended it; stdout and stderr land in out_text and err_text. */
-static int run(const char *args)
-{
-    size_t len = strlen(args) + 100;
-    char *cmd = malloc(len);
-    snprintf(cmd, len, "./rnnrep %s >build/cli-out.txt 2>build/cli-err.txt", args);
-    int status = system(cmd);
-    free(cmd);
-    read_text("build/cli-out.txt", out_text, sizeof out_text);
-    read_text("build/cli-err.txt", err_text, sizeof err_text);
-    if (status == -1) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* "./rnnrep ARGS" exits with want_rc and its stderr contains want (when not NULL). */
-static void expect(const char *args, int want_rc, const char *want)
-{
-    int rc = run(args);
-    CHECK(rc == want_rc && (!want || strstr(err_text, want)), "rnnrep %.200s: exit %d (want %d), stderr: %.300s%s%s", args, rc,
-          want_rc, err_text, want ? " -- wanted: " : "", want ? want : "");
-}
+#include "cli.h"
 
 static void check_numbers(void)
 {

@@ -7,55 +7,23 @@
 
 #include "zoo/zoo_internal.h"
 
-/* Opens dir/name, checks its dtype, rank and (when n != NULL and *n set) its first dim. */
-static int open_checked(const char *dir, const char *name, NpyDtype dtype, int ndim, size_t *n, NpyFile *f, char *err)
-{
-    char path[1024];
-    zoo_path(path, sizeof path, dir, name);
-    int rc = npy_open(f, path, err);
-    if (rc) return rc;
-    size_t shape[NPY_MAXDIM];
-    for (int i = 0; i < NPY_MAXDIM; i++) shape[i] = NPY_ANY;
-    if (*n != SIZE_MAX) shape[0] = *n;
-    if ((rc = npy_expect(&f->array, path, dtype, ndim, shape, err))) {
-        npy_close(f, NULL);
-        return rc;
-    }
-    *n = f->array.shape[0];
-    return RR_OK;
-}
-
 int zoo_info(const char *dir, FILE *out, char *err)
 {
-    ZooKind kind = ZOO_KIND_FORMAL;
-    int rc = zoo_detect_kind(dir, &kind, err);
+    ZooDir d;
+    int rc = zoo_dir_open(dir, &d, err);
     if (rc) return rc;
-    int formal = kind == ZOO_KIND_FORMAL;
-    size_t N = SIZE_MAX;
-    NpyFile book, params, seqs, logits, tasks, acc;
-    /* the bookkeeping file first: it fixes N, which every other file must match */
-    if ((rc = open_checked(dir, formal ? "num_step_correct.npy" : "num_step.npy", NPY_I8, 2, &N, &book, err))) return rc;
-    if ((rc = open_checked(dir, "parameters.npy", NPY_F4, 2, &N, &params, err))) goto close_book;
-    if ((rc = open_checked(dir, "sequences.npy", formal ? NPY_I2 : NPY_F2, formal ? 3 : 4, &N, &seqs, err))) goto close_params;
-    if ((rc = open_checked(dir, "logits.npy", NPY_F2, 4, &N, &logits, err))) goto close_seqs;
-    if ((rc = open_checked(dir, "tasks.npy", formal ? NPY_I8 : NPY_F8, 2, &N, &tasks, err))) goto close_logits;
-    if (!formal && (rc = open_checked(dir, "accuracy_losses.npy", NPY_F8, 2, &N, &acc, err))) goto close_tasks;
-
-    size_t P = params.array.shape[1], want_P = zoo_num_params(formal ? ZOO_FORMAL : ZOO_MNIST);
-    if (P != want_P) {
-        rc = rr_error(err, RR_ERR_FORMAT, "%s/parameters.npy: %zu parameters per row, a %s zoo RNN has %zu", dir, P,
-                      formal ? "formal-language" : "MNIST", want_P);
-        goto close_all;
-    }
-    size_t bw = book.array.shape[1], tw = tasks.array.shape[1];
+    int formal = d.kind == ZOO_KIND_FORMAL;
+    size_t N = d.N, P = d.file[ZOO_PARAMETERS].shape[0];
+    size_t bw = d.file[ZOO_BOOKKEEPING].shape[0], tw = d.file[ZOO_TASKS].shape[0]; /* (run, step[, correct]); 4 or 1 */
+    NpyFile *book = &d.npy[ZOO_BOOKKEEPING], *tasks = &d.npy[ZOO_TASKS];
     int64_t *bk = rr_malloc(N * bw * sizeof(int64_t), "bookkeeping");
-    unsigned char *raw = rr_malloc(N * (book.row_bytes > tasks.row_bytes ? book.row_bytes : tasks.row_bytes) + 1, "rows");
+    unsigned char *raw = rr_malloc(N * (book->row_bytes > tasks->row_bytes ? book->row_bytes : tasks->row_bytes), "rows");
     double *task = rr_malloc(N * tw * sizeof(double), "tasks"), *accuracy = rr_malloc(N * sizeof(double), "accuracy");
-    if ((rc = npy_read_rows(&book, 0, N, raw, err))) goto free_all;
+    if ((rc = npy_read_rows(book, 0, N, raw, err))) goto free_all;
     npy_to_i64(NPY_I8, raw, N * bw, bk);
-    if ((rc = npy_read_rows(&tasks, 0, N, raw, err))) goto free_all;
+    if ((rc = npy_read_rows(tasks, 0, N, raw, err))) goto free_all;
     if (formal) {
-        int64_t *ti = rr_malloc(N * tw * sizeof(int64_t) + 1, "tasks");
+        int64_t *ti = rr_malloc(N * tw * sizeof(int64_t), "tasks");
         npy_to_i64(NPY_I8, raw, N * tw, ti);
         for (size_t i = 0; i < N * tw; i++) task[i] = (double)ti[i];
         free(ti);
@@ -66,8 +34,8 @@ int zoo_info(const char *dir, FILE *out, char *err)
         size_t samples = 1000; /* the released zoos count correct sequences out of 1000 */
         for (size_t i = 0; i < N; i++) accuracy[i] = (double)bk[i * bw + 2] / (double)samples;
     } else {
-        double *al = rr_malloc(N * 4 * sizeof(double) + 1, "accuracy_losses");
-        if ((rc = npy_read_rows(&acc, 0, N, al, err))) {
+        double *al = rr_malloc(N * 4 * sizeof(double), "accuracy_losses"); /* (eval accuracy, losses, weight decay) */
+        if ((rc = npy_read_rows(&d.npy[ZOO_LAST_FILE], 0, N, al, err))) {
             free(al);
             goto free_all;
         }
@@ -114,17 +82,6 @@ free_all:
     free(raw);
     free(task);
     free(accuracy);
-close_all:
-    if (!formal) npy_close(&acc, NULL);
-close_tasks:
-    npy_close(&tasks, NULL);
-close_logits:
-    npy_close(&logits, NULL);
-close_seqs:
-    npy_close(&seqs, NULL);
-close_params:
-    npy_close(&params, NULL);
-close_book:
-    npy_close(&book, NULL);
+    zoo_dir_close(&d);
     return rc;
 }

@@ -6,6 +6,7 @@
  *   zoo_generate.c   a zoo directory: creating, resuming and growing it run by run
  *   zoo_merge.c      joining slices of one zoo
  *   zoo_info.c       what a zoo holds (ours or a released one)
+ *   zoo_data.c       a zoo's files checked against each other; a whole zoo in memory
  *   report.c, reproduce.c   a reproduction directory: its layout is shared below
  * and what the jobs that train on a zoo share: train.c (emulation training) with downstream.c
  * (downstream prediction).
@@ -21,12 +22,36 @@ typedef struct ZooFile {
     NpyDtype dtype;
     int ndim;             /* of one row */
     size_t shape[3];
+    int optional;         /* ours only: a zoo without it (a released one) is still whole */
 } ZooFile;
 /* The files of a zoo of this kind with `stored` rollouts / images per snapshot, in the
- * released layout (SPEC.md §2.3) plus num_step_correct_strict.npy for formal languages;
- * the first file is always parameters.npy. Returns how many. */
+ * released layout (SPEC.md §2.3) plus num_step_correct_strict.npy (optional) for formal
+ * languages, in this order: */
+enum { ZOO_PARAMETERS, ZOO_SEQUENCES, ZOO_LOGITS, ZOO_TASKS,
+       ZOO_BOOKKEEPING,   /* num_step_correct.npy (run, step, correct) / num_step.npy (run, step) */
+       ZOO_LAST_FILE };   /* num_step_correct_strict.npy / accuracy_losses.npy */
+/* Returns how many (ZOO_LAST_FILE + 1). */
 size_t zoo_files(ZooKind kind, size_t stored, ZooFile *f);
 size_t zoo_file_row_elems(const ZooFile *f);
+
+/* The files of the zoo in dir, open at their data and checked against each other. */
+typedef struct ZooDir {
+    ZooKind kind;
+    size_t N, S;                    /* snapshots (the rows of every file), stored sequences per snapshot */
+    size_t nfiles;
+    ZooFile file[ZOO_MAX_FILES];    /* zoo_files(kind, S) */
+    NpyFile npy[ZOO_MAX_FILES];     /* npy[i].fp == NULL: file[i] is optional and absent */
+} ZooDir;
+/* Opens every file of the zoo in dir (headers only; npy_open bounds each file's data by the
+ * file's size) and checks its dtype and full shape against the kind and the other files:
+ *   parameters (N, P) <f4          sequences (N, S, 42) <i2 | (N, S, 50, 16) <f2
+ *   logits (N, S, 41, 6) | (N, S, 50, 10) <f2      tasks (N, 4) <i8 | (N, 1) <f8
+ *   num_step_correct[_strict] (N, 3) <i8 | num_step (N, 2) <i8, accuracy_losses (N, 4) <f8
+ * (formal languages | MNIST), N > 0 and S > 0 taken from parameters.npy and sequences.npy. As
+ * no row is empty, N is bounded by every file's size. An error names the file and what is wrong; on error
+ * nothing stays open. */
+int zoo_dir_open(const char *dir, ZooDir *z, char *err);
+void zoo_dir_close(ZooDir *z);
 
 /* Writes the generation settings as args.json at path. */
 int zoo_write_args(const ZooSettings *s, const char *path, char *err);

@@ -63,20 +63,20 @@ size_t zoo_files(ZooKind kind, size_t stored, ZooFile *f)
 {
     size_t P = zoo_num_params(kind == ZOO_KIND_FORMAL ? ZOO_FORMAL : ZOO_MNIST), n = 0, S = stored;
     if (kind == ZOO_KIND_FORMAL) {
-        f[n++] = (ZooFile){"parameters.npy", NPY_F4, 1, {P}};
-        f[n++] = (ZooFile){"sequences.npy", NPY_I2, 2, {S, LANG_LENGTH}};
-        f[n++] = (ZooFile){"logits.npy", NPY_F2, 3, {S, LANG_LENGTH - 1, LANG_TOKENS}};
-        f[n++] = (ZooFile){"tasks.npy", NPY_I8, 1, {4}};
-        f[n++] = (ZooFile){"num_step_correct.npy", NPY_I8, 1, {3}};
+        f[n++] = (ZooFile){"parameters.npy", NPY_F4, 1, {P}, 0};
+        f[n++] = (ZooFile){"sequences.npy", NPY_I2, 2, {S, LANG_LENGTH}, 0};
+        f[n++] = (ZooFile){"logits.npy", NPY_F2, 3, {S, LANG_LENGTH - 1, LANG_TOKENS}, 0};
+        f[n++] = (ZooFile){"tasks.npy", NPY_I8, 1, {4}, 0};
+        f[n++] = (ZooFile){"num_step_correct.npy", NPY_I8, 1, {3}, 0};
         /* ours, beside the released layout: the strict metric that also checks letter order */
-        f[n++] = (ZooFile){"num_step_correct_strict.npy", NPY_I8, 1, {3}};
+        f[n++] = (ZooFile){"num_step_correct_strict.npy", NPY_I8, 1, {3}, 1};
     } else {
-        f[n++] = (ZooFile){"parameters.npy", NPY_F4, 1, {P}};
-        f[n++] = (ZooFile){"sequences.npy", NPY_F2, 3, {S, MNIST_STEPS, MNIST_TILE_SIZE}};
-        f[n++] = (ZooFile){"logits.npy", NPY_F2, 3, {S, MNIST_STEPS, MNIST_CLASSES}};
-        f[n++] = (ZooFile){"tasks.npy", NPY_F8, 1, {1}};
-        f[n++] = (ZooFile){"num_step.npy", NPY_I8, 1, {2}};
-        f[n++] = (ZooFile){"accuracy_losses.npy", NPY_F8, 1, {4}};
+        f[n++] = (ZooFile){"parameters.npy", NPY_F4, 1, {P}, 0};
+        f[n++] = (ZooFile){"sequences.npy", NPY_F2, 3, {S, MNIST_STEPS, MNIST_TILE_SIZE}, 0};
+        f[n++] = (ZooFile){"logits.npy", NPY_F2, 3, {S, MNIST_STEPS, MNIST_CLASSES}, 0};
+        f[n++] = (ZooFile){"tasks.npy", NPY_F8, 1, {1}, 0};
+        f[n++] = (ZooFile){"num_step.npy", NPY_I8, 1, {2}, 0};
+        f[n++] = (ZooFile){"accuracy_losses.npy", NPY_F8, 1, {4}, 0};
     }
     return n;
 }
