@@ -117,12 +117,12 @@ static void formal_snapshot(Run *r, size_t step, RunRows *rows, int k)
     int64_t nsc[3] = {(int64_t)r->run, (int64_t)step, correct}, nss[3] = {(int64_t)r->run, (int64_t)step, strict};
     int64_t *seq64 = rr_malloc(S * LANG_LENGTH * sizeof *seq64, "sequences");
     for (size_t i = 0; i < S * LANG_LENGTH; i++) seq64[i] = seqs[i];
-    put_real(rows, 0, k, r->model.params.data);
-    put_i64(rows, 1, k, seq64);
-    put_real(rows, 2, k, logp);
-    put_i64(rows, 3, k, task64);
-    put_i64(rows, 4, k, nsc);
-    put_i64(rows, 5, k, nss);
+    put_real(rows, ZOO_PARAMETERS, k, r->model.params.data);
+    put_i64(rows, ZOO_SEQUENCES, k, seq64);
+    put_real(rows, ZOO_LOGITS, k, logp);
+    put_i64(rows, ZOO_TASKS, k, task64);
+    put_i64(rows, ZOO_BOOKKEEPING, k, nsc);
+    put_i64(rows, ZOO_LAST_FILE, k, nss);
     free(seq64);
     free(seqs);
     free(logp);
@@ -211,12 +211,12 @@ static void mnist_snapshot(Run *r, size_t step, RunRows *rows, int k)
     mnist_evaluate(r, d->eval, d->neval, &eval_loss, &eval_acc, NULL, NULL);
     int64_t num_step[2] = {(int64_t)r->run, (int64_t)step};
     double acc_losses[4] = {eval_acc, train_loss, eval_loss, r->opt.weight_decay};
-    put_real(rows, 0, k, r->model.params.data);
-    put_real(rows, 1, k, keep_x);
-    put_real(rows, 2, k, keep_logits);
-    put_f64(rows, 3, k, &r->angle);   /* <f8, exact */
-    put_i64(rows, 4, k, num_step);
-    put_f64(rows, 5, k, acc_losses);
+    put_real(rows, ZOO_PARAMETERS, k, r->model.params.data);
+    put_real(rows, ZOO_SEQUENCES, k, keep_x);
+    put_real(rows, ZOO_LOGITS, k, keep_logits);
+    put_f64(rows, ZOO_TASKS, k, &r->angle);   /* <f8, exact */
+    put_i64(rows, ZOO_BOOKKEEPING, k, num_step);
+    put_f64(rows, ZOO_LAST_FILE, k, acc_losses);
     free(keep_x);
     free(keep_logits);
 }
