@@ -3,8 +3,10 @@
  * The reference files in tests/data/ were written once by real NumPy (tests/data/make_refs.py);
  * writing the same arrays here must give the same bytes. Corrupted files are made in build/
  * (tests run from the repository root, where make has created build/). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h> /* pipe */
 
 #include "files.h"
 
@@ -367,6 +369,33 @@ static void write_npy_raw(const char *path, int version, const char *dict, long 
               "%s: want code %d with \"%s\", got %d: %s", path, code, what, rc_, e_);             \
     } while (0)
 
+/* A file whose size cannot be read (a pipe, through /dev/fd where the system has it) is
+ * refused: the counts its header claims could not be bounded. */
+static void test_npy_unsized(void)
+{
+    int fds[2];
+    FILE *probe = fopen("/dev/fd/0", "rb");
+    if (!probe || pipe(fds)) {
+        printf("SKIP test_npy_unsized: no /dev/fd or no pipe\n");
+        if (probe) fclose(probe);
+        return;
+    }
+    fclose(probe);
+    static const char header[] = "\x93NUMPY\x01\x00\x76\x00{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }";
+    char padded[128], path[64], err[RR_ERRLEN];
+    memset(padded, ' ', sizeof padded);
+    memcpy(padded, header, sizeof header - 1);
+    padded[127] = '\n';
+    CHECK(write(fds[1], padded, sizeof padded) == (ssize_t)sizeof padded, "write the pipe");
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    NpyFile f;
+    int rc = npy_open(&f, path, err);
+    CHECK(rc == RR_ERR_UNSUPPORTED && strstr(err, path) && strstr(err, "size cannot be read"), "a pipe: rc %d, %s", rc, err);
+    if (rc == RR_OK) npy_close(&f, NULL);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static void test_npy_errors(void)
 {
     const unsigned char data[64] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24};
@@ -612,6 +641,7 @@ int main(void)
     test_append();
     test_float16();
     test_npy_errors();
+    test_npy_unsized();
     test_idx();
     test_json();
     return test_summary("test_files");

@@ -555,7 +555,11 @@ static int open_file(NpyFile *f, const char *path, const char *mode, char *err)
     if (!f->fp) return rr_error(err, RR_ERR_OPEN, "%s: cannot open: %s", path, strerror(errno));
     f->path = copy_string(path);
     f->writable = mode[1] == '+' || mode[2] == '+';
-    long size = file_size(f->fp);
+    long size = file_size(f->fp); /* every count the header claims is bounded by it */
+    if (size < 0) {
+        file_release(f);
+        return rr_error(err, RR_ERR_UNSUPPORTED, "%s: its size cannot be read (not a regular file?)", path);
+    }
     int rc;
     size_t got = fread(pre, 1, 10, f->fp);
     if (got < 6 || memcmp(pre, "\x93NUMPY", 6))
@@ -577,10 +581,10 @@ static int open_file(NpyFile *f, const char *path, const char *mode, char *err)
         prefix = 12;
         hlen |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     }
-    if (hlen > NPY_MAX_HEADER || (size >= 0 && (uint64_t)prefix + hlen > (uint64_t)size)) {
+    if (hlen > NPY_MAX_HEADER || (uint64_t)prefix + hlen > (uint64_t)size) {
         file_release(f);
         return rr_error(err, RR_ERR_FORMAT, "%s: header claims %zu bytes but the file has only %ld after the "
-                        "length field", path, hlen, size >= 0 ? size - (long)prefix : 0L);
+                        "length field", path, hlen, size - (long)prefix);
     }
     char *text = rr_malloc(hlen + 1, "npy header");
     if (fread(text, 1, hlen, f->fp) != hlen) {
@@ -603,7 +607,7 @@ static int open_file(NpyFile *f, const char *path, const char *mode, char *err)
     }
     if (f->array.ndim == 0) f->row_bytes = dtype_size[f->array.dtype];
     f->header_bytes = prefix + hlen;
-    if (size >= 0 && (uint64_t)size < (uint64_t)f->header_bytes + bytes) {
+    if ((uint64_t)size < (uint64_t)f->header_bytes + bytes) {
         char s[256];
         npy_shape_str(f->array.ndim, f->array.shape, s, sizeof s);
         file_release(f);
