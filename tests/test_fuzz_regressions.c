@@ -1,9 +1,10 @@
 /* test_fuzz_regressions.c — the fuzz harnesses of tests/fuzz/ without libFuzzer: every seed of
- * tests/fuzz/corpus/<harness>/ and every input a fuzzer once crashed on,
- * tests/fuzz/regressions/<harness>/, through the same function `make fuzz` runs. The seeds
- * are real files, so each must be accepted; a regression input must end in RR_OK or a message
- * naming the file (fuzz_run), its invariants holding (a violation aborts); `make debug` runs
- * them under the sanitizers that found them. Some inputs must be refused with a given message. */
+ * tests/fuzz/corpus/<harness>/ and every input of tests/fuzz/regressions/<harness>/ (those a
+ * fuzzer once failed on, and hand-made hostile headers named hostile-*) through the same
+ * function `make fuzz` runs. The seeds are real files, so each must be accepted; a regression
+ * input must end in RR_OK or a message naming the file (fuzz_run), its invariants holding (a
+ * violation aborts); `make debug` runs them under the sanitizers too. The hostile headers must
+ * be refused with the message given below. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 

@@ -10,6 +10,11 @@
  * `make fuzz` compiles each harness alone with -DRNNREP_LIBFUZZER, where FUZZ_ENTRY adds
  * libFuzzer's entry point; tests/test_fuzz_regressions.c includes them all without it and
  * feeds them the seed corpus and the regression inputs in `make test`.
+ *
+ * The seeds (tests/fuzz/corpus/<name>/) are real files: NumPy's arrays of tests/data; the first
+ * rows of a tiny zoo's files, cut with npy_create and npy_append; the first vendored MNIST
+ * digits and labels under headers that count them; a tiny zoo's args.json and a tiny run's
+ * config.json, splits.json and best.safetensors; the reference writer's ref_mixed.safetensors.
  */
 #ifndef RNNREP_FUZZ_H
 #define RNNREP_FUZZ_H

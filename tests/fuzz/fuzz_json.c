@@ -2,11 +2,36 @@
  * and config.json: the file whole through zoo_slurp, then json_member_text for the keys the
  * readers ask for, into buffers from 1 byte to roomy (in turn), and json_first_difference, which
  * compares a run's config.json with a fresh one. The input is both texts: up to its first
- * newline and after it (the files themselves have none). What must hold: zoo_slurp returns
- * every byte; a value is cut to its buffer and terminated; a text does not differ from itself. */
+ * newline and after it (the files themselves have none). Both texts are also written as string
+ * values with JsonWriter and read back. What must hold: zoo_slurp returns every byte; a value is
+ * cut to its buffer and terminated; a text does not differ from itself; json_member_text gives
+ * back every string json_string wrote. */
 #define _POSIX_C_SOURCE 200809L
 #include "fuzz.h"
 #include "zoo/zoo_internal.h"
+
+/* {"first": first, "second": second} written by JsonWriter must give both strings back (at most
+ * 599 bytes of each: the value buffer holds them whole). */
+static void check_written(const char *dir, const char *first, const char *second)
+{
+    char path[FUZZ_PATH], err[RR_ERRLEN], a[600], b[600], got[600];
+    snprintf(a, sizeof a, "%s", first);
+    snprintf(b, sizeof b, "%s", second);
+    fuzz_path(path, dir, "written.json");
+    JsonWriter w;
+    FUZZ_CHECK(json_begin(&w, path, err) == RR_OK, "%s", err);
+    json_string(&w, "first", a);
+    json_int(&w, "between", 1);
+    json_string(&w, "second", b);
+    FUZZ_CHECK(json_end(&w, err) == RR_OK, "%s", err);
+    size_t len;
+    char *text = zoo_slurp(path, &len);
+    FUZZ_CHECK(text != NULL, "%s: cannot read", path);
+    FUZZ_CHECK(json_member_text(text, "first", got, sizeof got) && !strcmp(got, a), "\"first\" read back differs");
+    FUZZ_CHECK(json_member_text(text, "second", got, sizeof got) && !strcmp(got, b), "\"second\" read back differs");
+    FUZZ_CHECK(json_member_text(text, "between", got, sizeof got) && !strcmp(got, "1"), "\"between\" read back differs");
+    free(text);
+}
 
 int fuzz_json(const char *dir, const uint8_t *data, size_t size, char *err)
 {
@@ -44,6 +69,7 @@ int fuzz_json(const char *dir, const uint8_t *data, size_t size, char *err)
             FUZZ_CHECK(!differs || memchr(key, '\0', sizeof key), "the key is not terminated");
         }
     }
+    check_written(dir, text, second ? second : "");
     free(text);
     return RR_OK;
 }
