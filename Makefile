@@ -4,6 +4,8 @@
 #   make test       every test program, in double and in float; ends with "N passed, M failed"
 #   make debug      the tests again under -fsanitize=address,undefined
 #   make bench      ./rnnrep bench
+#   make fuzz       the libFuzzer harnesses of tests/fuzz/ (clang), each run FUZZ_SECONDS (60) in
+#                   turn on a copy of its seed corpus: make fuzz FUZZ_SECONDS=600
 #   make install PREFIX=/usr/local   (the program, library, header and the MNIST digits)
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -31,7 +33,7 @@ OBJ32    := $(LIB_SRC:%.c=$(BUILD)/f32/%.o)
 OBJ64    := $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%_f32)
 
-.PHONY: all test debug bench install clean FORCE
+.PHONY: all test debug bench fuzz install clean FORCE
 .SECONDARY:
 all: rnnrep librnnrep.a
 
@@ -79,6 +81,33 @@ debug:
 
 bench: rnnrep
 	./rnnrep bench
+
+# The library again with clang's coverage instrumentation and sanitizers (in build/fuzz, as
+# debug builds in build/debug), one program per harness, then each harness in turn. New inputs
+# collect in build/fuzz/corpus/<harness> (the committed seeds are only copied), a crashing
+# input lands in build/fuzz/crashes/<harness>/ and stops make; keep it in
+# tests/fuzz/regressions/<harness>/ once the reader is fixed. An allocation over 64 MB from
+# inputs of a few kilobytes counts as a crash.
+FUZZ_CC        ?= clang
+FUZZ_SECONDS   ?= 60
+FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" build/fuzz/librnnrep.a
+	@for h in $(FUZZ_HARNESSES); do \
+	    echo "$(FUZZ_CC) ... tests/fuzz/fuzz_$$h.c -o build/fuzz/fuzz_$$h"; \
+	    $(FUZZ_CC) $(WARN) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -DRNNREP_LIBFUZZER -I. tests/fuzz/fuzz_$$h.c \
+	        build/fuzz/librnnrep.a $(LDLIBS) -o build/fuzz/fuzz_$$h || exit 1; \
+	done
+	@for h in $(FUZZ_HARNESSES); do \
+	    mkdir -p build/fuzz/corpus/$$h build/fuzz/crashes/$$h && cp tests/fuzz/corpus/$$h/* build/fuzz/corpus/$$h/; \
+	    regressions=; [ -d tests/fuzz/regressions/$$h ] && regressions=tests/fuzz/regressions/$$h; \
+	    echo "fuzz $$h: $(FUZZ_SECONDS) s (log build/fuzz/$$h.log)"; \
+	    build/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -malloc_limit_mb=64 -print_final_stats=1 \
+	        -artifact_prefix=build/fuzz/crashes/$$h/ build/fuzz/corpus/$$h $$regressions > build/fuzz/$$h.log 2>&1; \
+	    status=$$?; grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' build/fuzz/$$h.log; \
+	    if [ $$status -ne 0 ]; then tail -n 40 build/fuzz/$$h.log; exit $$status; fi; \
+	done
 
 install: rnnrep librnnrep.a
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(DATADIR)/mnist10k

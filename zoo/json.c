@@ -211,6 +211,7 @@ int json_first_difference(const char *a, const char *b, char *key, size_t len)
     enum { MAX = 256 };
     const char *ma[MAX], *mb[MAX];
     size_t la[MAX], lb[MAX];
+    if (!strcmp(a, b)) return 0; /* also when a key is given twice, which the search below would take for a difference */
     size_t na = json_members(a, ma, la, MAX), nb = json_members(b, mb, lb, MAX);
     char ka[128], kb[128];
     for (size_t i = 0; i < na; i++) { /* a member of a that b lacks or holds otherwise */
@@ -237,11 +238,8 @@ int json_first_difference(const char *a, const char *b, char *key, size_t len)
             return 1;
         }
     }
-    if (strcmp(a, b)) { /* the same members in another order or with other spacing */
-        snprintf(key, len, "(the order of the settings)");
-        return 1;
-    }
-    return 0;
+    snprintf(key, len, "(the order of the settings)"); /* the same members in another order or spacing */
+    return 1;
 }
 
 int json_member_text(const char *object, const char *key, char *value, size_t len)
