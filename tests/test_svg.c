@@ -304,7 +304,7 @@ static void test_long_legend(void)
     enum { N = 90, C = 30 };
     double x[N], y[N];
     int cls[N];
-    char names[C][16];
+    char names[C][24];
     const char *name[C];
     for (size_t i = 0; i < N; i++) x[i] = noise(i, 7), y[i] = noise(i, 8), cls[i] = (int)(i % C);
     for (int c = 0; c < C; c++) snprintf(names[c], sizeof names[c], "task %d", c), name[c] = names[c];
