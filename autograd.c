@@ -97,6 +97,12 @@ void rr_unlock_dir(int fd)
     if (fd >= 0) close(fd); /* closing releases the lock; the empty file stays */
 }
 
+long rr_file_size(FILE *fp)
+{
+    long size = fseek(fp, 0, SEEK_END) ? -1 : ftell(fp);
+    return fseek(fp, 0, SEEK_SET) ? -1 : size;
+}
+
 /* C leaves renaming over an existing file to the host, and Windows refuses; retry there. */
 int rr_replace_file(const char *from, const char *to)
 {

@@ -93,6 +93,9 @@ int rr_make_dir(const char *dir, char *err);
  * belong to processes: worker processes take their own. */
 int rr_lock_dir(const char *dir, int *fd, char *err);
 void rr_unlock_dir(int fd);
+/* The size in bytes of the file open as fp, which is left at its start; -1 when the stream
+ * cannot tell (a pipe): readers then refuse it, as they bound every count by the size. */
+long rr_file_size(FILE *fp);
 /* rename(from, to), replacing an existing file (for atomic writes via "path.tmp"); 0 on success. */
 int rr_replace_file(const char *from, const char *to);
 

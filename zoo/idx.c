@@ -39,8 +39,12 @@ int idx_read(const char *path, IdxArray *a, char *err)
     }
     /* Compare the announced size with the file before allocating, so a corrupt header
      * cannot ask for gigabytes. */
-    long header = 4 + 4 * a->ndim, size = fseek(fp, 0, SEEK_END) ? -1 : ftell(fp);
-    if (size >= 0 && (uint64_t)(size - header) != (uint64_t)a->count) {
+    long header = 4 + 4 * a->ndim, size = rr_file_size(fp);
+    if (size < 0) {
+        fclose(fp);
+        return rr_error(err, RR_ERR_UNSUPPORTED, "%s: its size cannot be read (not a regular file?)", path);
+    }
+    if ((uint64_t)(size - header) != (uint64_t)a->count) {
         fclose(fp);
         return rr_error(err, RR_ERR_FORMAT, "%s: header announces %zu bytes of data, the file holds %ld (%s)",
                         path, a->count, size - header, (uint64_t)(size - header) < a->count ? "truncated" : "count mismatch");

@@ -508,13 +508,6 @@ static int seek_to(FILE *fp, uint64_t offset)
     return fseek(fp, (long)offset, SEEK_CUR);
 }
 
-/* Size of the file in bytes, or -1 when the stream cannot tell. */
-static long file_size(FILE *fp)
-{
-    long size = fseek(fp, 0, SEEK_END) ? -1 : ftell(fp);
-    return fseek(fp, 0, SEEK_SET) ? -1 : size;
-}
-
 static char *copy_string(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -555,7 +548,7 @@ static int open_file(NpyFile *f, const char *path, const char *mode, char *err)
     if (!f->fp) return rr_error(err, RR_ERR_OPEN, "%s: cannot open: %s", path, strerror(errno));
     f->path = copy_string(path);
     f->writable = mode[1] == '+' || mode[2] == '+';
-    long size = file_size(f->fp); /* every count the header claims is bounded by it */
+    long size = rr_file_size(f->fp); /* every count the header claims is bounded by it */
     if (size < 0) {
         file_release(f);
         return rr_error(err, RR_ERR_UNSUPPORTED, "%s: its size cannot be read (not a regular file?)", path);

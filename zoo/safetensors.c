@@ -693,13 +693,6 @@ static int check_layout(Parser *p, uint64_t data_bytes)
     return RR_OK;
 }
 
-/* Size of the file in bytes, or -1 when the stream cannot tell. */
-static long file_size(FILE *fp)
-{
-    long size = fseek(fp, 0, SEEK_END) ? -1 : ftell(fp);
-    return fseek(fp, 0, SEEK_SET) ? -1 : size;
-}
-
 int safetensors_read(const char *path, Safetensors *st, char *err)
 {
     unsigned char length[8], *header = NULL, *bytes = NULL;
@@ -711,7 +704,7 @@ int safetensors_read(const char *path, Safetensors *st, char *err)
     p.err = err;
     FILE *fp = fopen(path, "rb");
     if (!fp) return rr_error(err, RR_ERR_OPEN, "%s: cannot open: %s", path, strerror(errno));
-    long size = file_size(fp);
+    long size = rr_file_size(fp);
     uint64_t n = 0, data_bytes = 0;
     if (size < 0) rc = rr_error(err, RR_ERR_IO, "%s: cannot tell the file's size: %s", path, strerror(errno));
     else if (size < 8)
