@@ -1057,6 +1057,11 @@ static void pack_a(size_t mc, size_t kc, const real *A, size_t lda, int trans_a,
                 const real *src = A + (i0 + ip + i) * lda + k0;
                 for (size_t k = 0; k < kc; k++) panel[k * GEMM_MR + i] = src[k];
             }
+        else if (mr == GEMM_MR) /* a fixed width: moves, not a memcpy call per k */
+            for (size_t k = 0; k < kc; k++) {
+                const real *src = A + (k0 + k) * lda + i0 + ip;
+                for (int i = 0; i < GEMM_MR; i++) panel[k * GEMM_MR + i] = src[i];
+            }
         else
             for (size_t k = 0; k < kc; k++) {
                 const real *src = A + (k0 + k) * lda + i0 + ip;
@@ -1075,6 +1080,8 @@ static void pack_b_panel(size_t nr, size_t kc, const real *B, size_t ldb, int tr
             const real *src = B + (j0 + j) * ldb + k0;
             for (size_t k = 0; k < kc; k++) panel[k * GEMM_NR + j] = src[k];
         }
+    else if (nr == GEMM_NR)
+        for (size_t k = 0; k < kc; k++) memcpy(panel + k * GEMM_NR, B + (k0 + k) * ldb + j0, GEMM_NR * sizeof(real));
     else
         for (size_t k = 0; k < kc; k++) memcpy(panel + k * GEMM_NR, B + (k0 + k) * ldb + j0, nr * sizeof(real));
 }
@@ -1101,6 +1108,10 @@ static void micro_kernel(size_t kc, const real *restrict Ap, const real *restric
     }
 }
 
+/* The room for one MC x KC block of op(A), K deep; thread me's is at a_block(p, me). */
+static size_t a_block_size(size_t K) { return GEMM_MC * min_size(K ? K : 1, GEMM_KC); }
+static real *a_block(const GemmPacked *p, size_t me) { return p->a_blocks + me * a_block_size(p->K); }
+
 /* Layout of a packed op(B) (K, N): the KC-deep slices one after the other, slice k0 holding
  * round_up(N, NR) / NR panels of (kc, NR); slice k0 starts at k0 * round_up(N, NR). */
 void gemm_pack(GemmPacked *p, size_t K, size_t N, const real *B, size_t ldb, int trans_b)
@@ -1110,7 +1121,7 @@ void gemm_pack(GemmPacked *p, size_t K, size_t N, const real *B, size_t ldb, int
     p->N = N;
     p->panels = rr_malloc((K * width > 0 ? K * width : 1) * sizeof(real), "gemm packed B");
     p->threads = rr_threads();
-    p->a_blocks = rr_malloc(p->threads * GEMM_MC * min_size(K ? K : 1, GEMM_KC) * sizeof(real), "gemm A blocks");
+    p->a_blocks = rr_malloc(p->threads * a_block_size(K) * sizeof(real), "gemm A blocks");
     OMP(parallel for schedule(static) if (K * N >= PARALLEL_MIN))
     for (size_t q = 0; q < slices * panels; q++) {
         size_t k0 = q / panels * GEMM_KC, j0 = q % panels * GEMM_NR, kc = min_size(GEMM_KC, K - k0);
@@ -1162,7 +1173,7 @@ void gemm_packed(size_t M, const real *A, size_t lda, int trans_a, GemmPacked *p
     {
         size_t u0, u1;
         share(units, &u0, &u1);
-        real *Ap = p->a_blocks + (size_t)thread_index() * GEMM_MC * min_size(K, GEMM_KC);
+        real *Ap = a_block(p, (size_t)thread_index());
         if (u0 < u1 && by_rows)
             gemm_part(u0 * GEMM_MR, min_size(M, u1 * GEMM_MR), 0, N, A, lda, trans_a, p, C, ldc, Ap);
         else if (u0 < u1)
@@ -1996,8 +2007,10 @@ static void lstm_cell_backward(TapeEntry *e)
 /* The recurrence of one LSTM layer from zero state, xg (B, T, G) = x W_ih^T + b_ih given:
  *   gates_t = xg_t + (h_{t-1} W_hh^T + b_hh),  (h_t, c_t) = cell(gates_t, c_{t-1})  -> h (B, T, H).
  * Saved: the cells' 5H values and c_t at every step. As one op, W_hh is packed once for all
- * T steps (forward and backward), and the backward forms d W_hh = sum_t dgates_t^T h_{t-1}
- * as a single matrix product over all B T rows. */
+ * T steps (forward and backward); the B sequences are independent, so each thread runs its
+ * share of them through all T steps (its rows of each step's product, then their cells)
+ * without waiting for the others; the backward forms d W_hh = sum_t dgates_t^T h_{t-1} as a
+ * single matrix product over all B T rows. */
 typedef struct SequenceSaved { real *act, *c; } SequenceSaved;
 
 Tensor *op_lstm_sequence(Tape *t, Tensor *xg, Tensor *W_hh, Tensor *b_hh)
@@ -2014,16 +2027,22 @@ Tensor *op_lstm_sequence(Tape *t, Tensor *xg, Tensor *W_hh, Tensor *b_hh)
     GemmPacked Wt;
     gemm_pack(&Wt, H, G, W_hh->data, H, 1);                            /* W_hh^T (H, G) */
     for (size_t b = 0; b < B; b++) memcpy(gates + b * G, b_hh->data, G * sizeof(real));
-    for (size_t s = 0; s < T; s++) {
-        if (s > 0) gemm_packed(B, h->data + (s - 1) * H, T * H, 0, &Wt, gates, G); /* rows h[b, s-1] */
-        OMP(parallel for schedule(static) if (B * H >= CELL_PARALLEL_MIN))
-        for (size_t b = 0; b < B; b++) {
-            real *z = gates + b * G;
-            const real *x = xg->data + (b * T + s) * G;
-            for (size_t k = 0; k < G; k++) z[k] = x[k] + z[k];
-            size_t r = b * T + s; /* row (b, s) */
-            cell_forward_row(H, z, s ? sv->c + (r - 1) * H : zero, h->data + r * H, sv->c + r * H, sv->act + r * 5 * H);
-            memcpy(z, b_hh->data, G * sizeof(real)); /* the next step's gates begin at b_hh */
+    size_t threads = B * H >= CELL_PARALLEL_MIN ? min_size(rr_threads(), Wt.threads) : 1;
+    OMP(parallel num_threads((int)threads) if (threads > 1))
+    {
+        size_t b0, b1;                 /* this thread's sequences, from the first step to the last */
+        share(B, &b0, &b1);
+        real *Ap = a_block(&Wt, (size_t)thread_index());
+        for (size_t s = 0; s < T && b0 < b1; s++) {
+            if (s > 0) gemm_part(b0, b1, 0, G, h->data + (s - 1) * H, T * H, 0, &Wt, gates, G, Ap); /* rows h[b, s-1] */
+            for (size_t b = b0; b < b1; b++) {
+                real *z = gates + b * G;
+                const real *x = xg->data + (b * T + s) * G;
+                for (size_t k = 0; k < G; k++) z[k] = x[k] + z[k];
+                size_t r = b * T + s; /* row (b, s) */
+                cell_forward_row(H, z, s ? sv->c + (r - 1) * H : zero, h->data + r * H, sv->c + r * H, sv->act + r * 5 * H);
+                memcpy(z, b_hh->data, G * sizeof(real)); /* the next step's gates begin at b_hh */
+            }
         }
     }
     gemm_pack_free(&Wt);
@@ -2051,18 +2070,24 @@ static void lstm_sequence_backward(TapeEntry *e)
     real *dc_prev = rr_malloc(B * H * sizeof(real), "lstm backward"), *zero = rr_calloc(H, sizeof(real), "lstm backward");
     GemmPacked W;
     gemm_pack(&W, G, H, W_hh->data, H, 0);                             /* W_hh (G, H) */
-    for (size_t s = T; s-- > 0;) {
-        OMP(parallel for schedule(static) if (B * H >= CELL_PARALLEL_MIN))
-        for (size_t b = 0; b < B; b++) {
-            size_t r = b * T + s;
-            real *dhb = dh + b * H, *dcb = dc + b * H, *dcp = dc_prev + b * H;
-            for (size_t j = 0; j < H; j++) dhb[j] += h->grad[r * H + j];
-            memset(dcp, 0, H * sizeof(real));
-            cell_backward_row(H, sv->act + r * 5 * H, s ? sv->c + (r - 1) * H : zero, dhb, dcb, dgates + r * G, dcp);
-            memcpy(dcb, dcp, H * sizeof(real));
-            memset(dhb, 0, H * sizeof(real));
+    size_t threads = B * H >= CELL_PARALLEL_MIN ? min_size(rr_threads(), W.threads) : 1;
+    OMP(parallel num_threads((int)threads) if (threads > 1))
+    {
+        size_t b0, b1;                 /* this thread's sequences, from the last step to the first */
+        share(B, &b0, &b1);
+        real *Ap = a_block(&W, (size_t)thread_index());
+        for (size_t s = T; s-- > 0 && b0 < b1;) {
+            for (size_t b = b0; b < b1; b++) {
+                size_t r = b * T + s;
+                real *dhb = dh + b * H, *dcb = dc + b * H, *dcp = dc_prev + b * H;
+                for (size_t j = 0; j < H; j++) dhb[j] += h->grad[r * H + j];
+                memset(dcp, 0, H * sizeof(real));
+                cell_backward_row(H, sv->act + r * 5 * H, s ? sv->c + (r - 1) * H : zero, dhb, dcb, dgates + r * G, dcp);
+                memcpy(dcb, dcp, H * sizeof(real));
+                memset(dhb, 0, H * sizeof(real));
+            }
+            if (s > 0) gemm_part(b0, b1, 0, H, dgates + s * G, T * G, 0, &W, dh, H, Ap); /* rows dgates[b, s] */
         }
-        if (s > 0) gemm_packed(B, dgates + s * G, T * G, 0, &W, dh, H); /* rows dgates[b, s] */
     }
     gemm_pack_free(&W);
     if (xg->grad) add_into(xg->grad, dgates, B * T * G);
