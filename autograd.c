@@ -140,6 +140,13 @@ static int team_size(void) { return omp_get_num_threads(); }
  * it runs on one thread. */
 static void one_thread_after_fork(void) { omp_set_num_threads(1); }
 __attribute__((constructor)) static void threads_init(void) { pthread_atfork(NULL, NULL, one_thread_after_fork); }
+/* The team of a region with `most` threads' room prepared: all of them when the work is
+ * worth sharing, else one. (Read by the pragmas only: absent without OpenMP.) */
+static int team_for(int worth, size_t most)
+{
+    size_t n = (size_t)omp_get_max_threads();
+    return worth && most > 1 ? (int)(n < most ? n : most) : 1;
+}
 #else
 #define OMP(...)
 static int thread_index(void) { return 0; }
@@ -721,10 +728,10 @@ static void reduce_row(size_t n, const real *restrict g, const real *restrict x,
 /* z = a + b, z = a - b: da += g; db += ±g summed over broadcast dims.
  * z = a * b: da += g * b; db += g * a summed over broadcast dims.
  * The rows are shared out among the threads for da (and db when b is laid out like a). A
- * broadcast db is summed in double, in a's row order, into acc, whose elements are shared out
- * in whole rows' worth: each thread walks all rows and reduces those whose b offset it owns,
- * so every element of acc is summed in the serial order by one thread; acc is added to db at
- * the end. */
+ * broadcast db is summed in double, in a's row order, into acc: on one thread in the same
+ * pass over the rows; on several, acc's elements are shared out in whole rows' worth, and
+ * each thread walks all rows and reduces those whose b offset it owns. Either way every
+ * element of acc is summed in the serial order by one thread; acc is added to db at the end. */
 static void binary_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0], *b = e->in[1];
@@ -736,6 +743,7 @@ static void binary_backward(TapeEntry *e)
     OMP(parallel if (a->size >= PARALLEL_MIN))
     {
         size_t r0, r1, count[RR_MAXDIM], j;
+        int alone = team_size() == 1;
         share(bc.rows, &r0, &r1);
         j = r0 < r1 ? row_offset(&bc, r0, count) : 0;
         for (size_t r = r0; r < r1; r++, j = next_row(&bc, count, j)) {
@@ -751,8 +759,9 @@ static void binary_backward(TapeEntry *e)
                 if (mul) for (size_t i = 0; i < row; i++) db[i] += g[i] * x[i];
                 else for (size_t i = 0; i < row; i++) db[i] += sign * g[i];
             }
+            if (acc && alone) reduce_row(row, g, mul ? x : NULL, step, acc + j);
         }
-        if (acc) {
+        if (acc && !alone) {
             size_t unit = step ? row : 1, k0, k1; /* a row reduces into acc[j .. j + unit) */
             share(b->size / unit, &k0, &k1);
             for (int d = 0; d < bc.nd; d++) count[d] = 0;
@@ -844,10 +853,12 @@ Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
     shape[nd - 1] = N;
     Tensor *out = result(t, nd, shape, a, b);
     memset(out->data, 0, out->size * sizeof(real)); /* the kernel accumulates into it */
+    /* Each product on the kernel's threads when it is large; small ones shared out instead. */
+    int spread = !(shared_b && !trans_a) && batch > 1 && M * N * K < GEMM_PARALLEL_MIN && batch * M * N * K >= GEMM_PARALLEL_MIN;
     if (shared_b && !trans_a) { /* fold the batch into the rows: one large product */
         gemm_fast(batch * M, N, K, a->data, ac, 0, b->data, bc, trans_b, out->data, N);
-    } else { /* each product on the threads when it is large, else the products shared out */
-        OMP(parallel for schedule(static) if (batch > 1 && M * N * K < GEMM_PARALLEL_MIN && batch * M * N * K >= GEMM_PARALLEL_MIN))
+    } else {
+        OMP(parallel for schedule(static) if (spread))
         for (size_t s = 0; s < batch; s++)
             gemm_fast(M, N, K, a->data + (shared_a ? 0 : s * ar * ac), ac, trans_a,
                       b->data + (shared_b ? 0 : s * br * bc), bc, trans_b, out->data + s * M * N, N);
@@ -856,6 +867,7 @@ Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
         TapeEntry *e = push(t, OP_MATMUL, out, a, b);
         e->iarg[0] = (size_t)trans_a;
         e->iarg[1] = (size_t)trans_b;
+        e->iarg[2] = (size_t)spread;
     }
     return out;
 }
@@ -891,11 +903,8 @@ static void matmul_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0], *b = e->in[1];
     int ta = (int)e->iarg[0], shared_a = a->ndim == 2 && b->ndim > 2, shared_b = b->ndim == 2;
-    size_t M = e->out->shape[e->out->ndim - 2], N = e->out->shape[e->out->ndim - 1];
-    size_t K = ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
     size_t batch = shared_b && !ta ? 1 : leading_size(shared_a ? b : a);
-    int spread = batch > 1 && M * N * K < GEMM_PARALLEL_MIN && batch * M * N * K >= GEMM_PARALLEL_MIN;
-    OMP(parallel for schedule(static) if (spread))
+    OMP(parallel for schedule(static) if (e->iarg[2])) /* the products shared out, as in the forward */
     for (size_t s = 0; s < batch; s++) {
         if (a->grad && !shared_a) matmul_gradients(e, s, 1);
         if (b->grad && !shared_b) matmul_gradients(e, s, 0);
@@ -1168,8 +1177,7 @@ void gemm_packed(size_t M, const real *A, size_t lda, int trans_a, GemmPacked *p
     size_t row_tiles = (M + GEMM_MR - 1) / GEMM_MR, col_panels = (N + GEMM_NR - 1) / GEMM_NR;
     int by_rows = row_tiles > col_panels;
     size_t units = by_rows ? row_tiles : col_panels;
-    size_t threads = M * N * K >= GEMM_PARALLEL_MIN ? min_size(min_size(rr_threads(), p->threads), units) : 1;
-    OMP(parallel num_threads((int)threads) if (threads > 1))
+    OMP(parallel num_threads(team_for(M * N * K >= GEMM_PARALLEL_MIN, min_size(p->threads, units))))
     {
         size_t u0, u1;
         share(units, &u0, &u1);
@@ -1304,12 +1312,12 @@ static Tensor *reduce_axis(Tape *t, OpKind op, Tensor *a, int axis)
     if (nd == 0) shape[nd++] = 1;
     Tensor *out = result(t, nd, shape, a, NULL);
     OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
-    for (size_t q = 0; q < outer * inner; q++) { /* q = o inner + j */
-        size_t o = q / inner, j = q % inner;
-        double acc = 0;
-        for (size_t k = 0; k < n; k++) acc += a->data[(o * n + k) * inner + j];
-        out->data[q] = (real)(op == OP_MEAN_AXIS ? acc / (double)n : acc);
-    }
+    for (size_t o = 0; o < outer; o++)
+        for (size_t j = 0; j < inner; j++) {
+            double acc = 0;
+            for (size_t k = 0; k < n; k++) acc += a->data[(o * n + k) * inner + j];
+            out->data[o * inner + j] = (real)(op == OP_MEAN_AXIS ? acc / (double)n : acc);
+        }
     if (out->grad) push(t, op, out, a, NULL)->iarg[0] = (size_t)axis;
     return out;
 }
@@ -1323,10 +1331,9 @@ static void reduce_axis_backward(TapeEntry *e)
     split_at_axis(a, (int)e->iarg[0], &outer, &n, &inner);
     real s = e->op == OP_MEAN_AXIS ? (real)(1.0 / (double)n) : 1;
     OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
-    for (size_t ok = 0; ok < outer * n; ok++) { /* ok = o n + k */
-        const real *g = e->out->grad + ok / n * inner;
-        for (size_t j = 0; j < inner; j++) a->grad[ok * inner + j] += s * g[j];
-    }
+    for (size_t o = 0; o < outer; o++)
+        for (size_t k = 0; k < n; k++)
+            for (size_t j = 0; j < inner; j++) a->grad[(o * n + k) * inner + j] += s * e->out->grad[o * inner + j];
 }
 
 Tensor *op_sum_axis(Tape *t, Tensor *a, int axis) { return reduce_axis(t, OP_SUM_AXIS, a, axis); }
@@ -2027,8 +2034,7 @@ Tensor *op_lstm_sequence(Tape *t, Tensor *xg, Tensor *W_hh, Tensor *b_hh)
     GemmPacked Wt;
     gemm_pack(&Wt, H, G, W_hh->data, H, 1);                            /* W_hh^T (H, G) */
     for (size_t b = 0; b < B; b++) memcpy(gates + b * G, b_hh->data, G * sizeof(real));
-    size_t threads = B * H >= CELL_PARALLEL_MIN ? min_size(rr_threads(), Wt.threads) : 1;
-    OMP(parallel num_threads((int)threads) if (threads > 1))
+    OMP(parallel num_threads(team_for(B * H >= CELL_PARALLEL_MIN, Wt.threads)))
     {
         size_t b0, b1;                 /* this thread's sequences, from the first step to the last */
         share(B, &b0, &b1);
@@ -2070,8 +2076,7 @@ static void lstm_sequence_backward(TapeEntry *e)
     real *dc_prev = rr_malloc(B * H * sizeof(real), "lstm backward"), *zero = rr_calloc(H, sizeof(real), "lstm backward");
     GemmPacked W;
     gemm_pack(&W, G, H, W_hh->data, H, 0);                             /* W_hh (G, H) */
-    size_t threads = B * H >= CELL_PARALLEL_MIN ? min_size(rr_threads(), W.threads) : 1;
-    OMP(parallel num_threads((int)threads) if (threads > 1))
+    OMP(parallel num_threads(team_for(B * H >= CELL_PARALLEL_MIN, W.threads)))
     {
         size_t b0, b1;                 /* this thread's sequences, from the last step to the first */
         share(B, &b0, &b1);

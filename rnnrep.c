@@ -84,8 +84,8 @@ typedef struct Option {
 
 /* The help line of --threads (set_threads), in the help of every command that takes it. */
 #define THREADS_HELP                                                                             \
-    "  --threads N        threads, 1..256 (default: RNNREP_THREADS, else every core); results\n" \
-    "                     are the same bit for bit at any count\n"
+    "  --threads N        threads, 1..256 (default: RNNREP_THREADS, else OMP_NUM_THREADS, else\n" \
+    "                     every core); the results are the same bit for bit at any count\n"
 
 typedef struct CommandLine {
     const char *name;        /* "rnnrep zoo merge": begins every message */
@@ -207,9 +207,10 @@ static int given(const CommandLine *cl, const char *name)
     return cl->threads && !strcmp(name, threads_option.name) && threads_option.given;
 }
 
-/* The threads of this process (rr_set_threads): --threads N, else RNNREP_THREADS, else every
- * core. Results are the same bit for bit at any count, so the default is the fastest. 0, or
- * EXIT_USAGE after a message when RNNREP_THREADS is not a number in 1..RR_MAX_THREADS. */
+/* The threads of this process (rr_set_threads): --threads N, else RNNREP_THREADS, else
+ * OpenMP's default (OMP_NUM_THREADS, else every core). The results are the same bit for bit
+ * at any count, so the default is the fastest on a machine of one's own. 0, or EXIT_USAGE
+ * after a message when RNNREP_THREADS is not a number in 1..RR_MAX_THREADS. */
 static int set_threads(const CommandLine *cl)
 {
     const char *env = getenv(threads_variable);
@@ -223,23 +224,22 @@ static int set_threads(const CommandLine *cl)
         uint64_t v;
         if (parse_number(cl, &o, env, '\0', &v, &end)) return EXIT_USAGE;
         rr_set_threads((size_t)v);
-    } else {
-        rr_set_threads(0);
     }
     return 0;
 }
 
-/* Before a command starts `jobs` worker processes: each worker (which inherits the
- * environment) runs on the threads given to this one (--threads or RNNREP_THREADS), else on
- * rr_cores() / jobs of them, at least 1, so that the workers together fill the machine. */
-static void set_worker_threads(size_t jobs)
+/* Before a command starts worker processes (--jobs): they already share the cores out, so
+ * each worker (which inherits the environment) runs on one thread, unless this command was
+ * given --threads N (then N each) or RNNREP_THREADS (inherited as it is). */
+static void set_worker_threads(void)
 {
-    char text[32];
-    size_t n = rr_cores() / jobs;
-    if (threads_option.given) n = threads_value;
-    else if (getenv(threads_variable)) return;
-    snprintf(text, sizeof text, "%zu", n ? n : 1);
-    setenv(threads_variable, text, 1);
+    if (threads_option.given) {
+        char text[32];
+        snprintf(text, sizeof text, "%zu", threads_value);
+        setenv(threads_variable, text, 1);
+    } else if (!getenv(threads_variable)) {
+        setenv(threads_variable, "1", 1);
+    }
 }
 
 /* The words of command, then the options given on cl except those named in `except`, as
@@ -791,8 +791,7 @@ static const char zoo_help[] =
     "                     install put them, else zoo/data/mnist10k in the source tree\n"
     "  --slice A:B        generate runs A..B-1 only (merge slices with 'rnnrep zoo merge')\n"
     "  --jobs N           N worker processes (1..256), each a slice; merged into DIR at the end;\n"
-    "                     each worker on cores / N threads (at least 1) unless --threads or\n"
-    "                     RNNREP_THREADS set them\n"
+    "                     each worker on one thread unless --threads or RNNREP_THREADS say\n"
     THREADS_HELP
     "  --resume           continue an interrupted generation in DIR\n"
     "  --parent PID       (given by --jobs to its workers) stop when process PID has ended\n"
@@ -865,7 +864,7 @@ static int zoo_generate_command(ZooKind kind, const char *name, int argc, char *
         const char *command[] = {program_path, "zoo", kind == ZOO_KIND_FORMAL ? "formal" : "mnist"};
         const char *placing[] = {"--out", "--slice", "--jobs", "--resume", "--parent"};
         char **worker = worker_command(&cl, command, COUNT(command), placing, COUNT(placing));
-        set_worker_threads(jobs);
+        set_worker_threads();
         rc = zoo_generate_jobs(&s, out, first, last, jobs, resume, worker, err);
         free_words(worker);
         if (rc) return fprintf(stderr, "%s: %s\n", name, err), 1;
@@ -1276,8 +1275,8 @@ static const char reproduce_help[] =
     "  --seeds K                 seeds 1..K of every encoder (the preset's)\n"
     "  --train-steps N           train every encoder to step N (the train preset's); a new\n"
     "                            --out, since finished runs keep their steps\n"
-    "  --jobs N                  worker processes (1), each on cores / N threads (at least 1)\n"
-    "                            unless --threads or RNNREP_THREADS set them\n"
+    "  --jobs N                  worker processes (1); with N > 1 each on one thread unless\n"
+    "                            --threads or RNNREP_THREADS say\n"
     THREADS_HELP;
 
 static int cmd_reproduce(int argc, char **argv)
@@ -1307,7 +1306,7 @@ static int cmd_reproduce(int argc, char **argv)
     if (seeds) s.seeds = seeds;
     s.train_steps = train_steps;
     s.jobs = jobs;
-    set_worker_threads(jobs);
+    if (jobs > 1) set_worker_threads();
     if (reproduce_run(&s, out, program_path, stderr, err)) return fprintf(stderr, "rnnrep reproduce: %s\n", err), 1;
     return 0;
 }
