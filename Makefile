@@ -1,6 +1,8 @@
 # rnnrep — plain C99, libc and libm only.
 #   make            the rnnrep program and librnnrep.a (tuned for this machine)
 #   make PORTABLE=1 generic code (no -march=native)
+#   make OPENMP=0   without threads: libc and libm only (the default adds -fopenmp where the
+#                   compiler has it); give it its own BUILD, e.g. BUILD=build/noomp
 #   make test       every test program, in double and in float; ends with "N passed, M failed"
 #   make debug      the tests again under -fsanitize=address,undefined
 #   make bench      ./rnnrep bench
@@ -18,7 +20,12 @@ ARCH    :=
 else
 ARCH    := $(shell $(CC) -march=native -x c -c /dev/null -o /dev/null 2>/dev/null && echo -march=native)
 endif
-ALL_CFLAGS := $(WARN) $(OPT) $(ARCH) $(SAN) -I. -MMD -MP $(CFLAGS)
+ifeq ($(OPENMP),0)
+OPENMP_FLAGS :=
+else
+OPENMP_FLAGS := $(shell printf '\043include <omp.h>\n' | $(CC) -fopenmp -x c -c - -o /dev/null 2>/dev/null && echo -fopenmp)
+endif
+ALL_CFLAGS := $(WARN) $(OPT) $(ARCH) $(OPENMP_FLAGS) $(SAN) -I. -MMD -MP $(CFLAGS)
 LDLIBS  := -lm
 
 # Where the program looks for the vendored MNIST digits (zoo/mnist.c): where `make install`
@@ -37,12 +44,22 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(TEST_SRC:tests/%.c=$(BUILD)
 .SECONDARY:
 all: rnnrep librnnrep.a
 
-$(BUILD)/f32/%.o: %.c
+$(BUILD)/f32/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(BUILD)/f64/%.o: %.c
+$(BUILD)/f64/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DRNNREP_DOUBLE -c $< -o $@
+
+# Objects depend on the flags they were compiled with ($(BUILD)/flags changes when they do);
+# ./rnnrep and ./librnnrep.a, shared by every BUILD, on the BUILD and flags of their last
+# link (build/linked): changing OPENMP, PORTABLE, OPT or BUILD rebuilds what it must.
+$(BUILD)/flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(ALL_CFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS)' > $@
+build/linked: FORCE
+	@mkdir -p build
+	@echo '$(BUILD) $(ALL_CFLAGS)' | cmp -s - $@ || echo '$(BUILD) $(ALL_CFLAGS)' > $@
 
 $(BUILD)/f32/zoo/mnist.o $(BUILD)/f64/zoo/mnist.o: ALL_CFLAGS += $(PATHS)
 $(BUILD)/f32/zoo/mnist.o $(BUILD)/f64/zoo/mnist.o: $(BUILD)/paths
@@ -50,15 +67,15 @@ $(BUILD)/paths: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(DATADIR) $(CURDIR)' | cmp -s - $@ || echo '$(DATADIR) $(CURDIR)' > $@
 
-librnnrep.a: $(OBJ32)
-	rm -f $@ && $(AR) rcs $@ $^
-$(BUILD)/librnnrep.a: $(OBJ32)
-	rm -f $@ && $(AR) rcs $@ $^
+librnnrep.a: $(OBJ32) build/linked
+	rm -f $@ && $(AR) rcs $@ $(OBJ32)
+$(BUILD)/librnnrep.a: $(OBJ32) build/linked
+	rm -f $@ && $(AR) rcs $@ $(OBJ32)
 $(BUILD)/librnnrep64.a: $(OBJ64)
 	rm -f $@ && $(AR) rcs $@ $^
 
-rnnrep: $(BUILD)/f32/rnnrep.o $(BUILD)/librnnrep.a
-	$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
+rnnrep: $(BUILD)/f32/rnnrep.o $(BUILD)/librnnrep.a build/linked
+	$(CC) $(ALL_CFLAGS) $(filter-out build/linked,$^) $(LDLIBS) -o $@
 
 # Each test program is built twice: against the double library (where the finite-difference
 # checks run) and against the float library that the program ships with.

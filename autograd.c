@@ -125,6 +125,109 @@ double rr_seconds(void)
 }
 
 /* ========================================================================================
+ * Threads: OpenMP pragmas in the kernels and the row loops, written OMP(...) so that a build
+ * without OpenMP (make OPENMP=0) sees plain C99 and no unknown pragma. Work is only ever
+ * split so that every result element is computed by one thread exactly as the serial code
+ * computes it, or a reduction runs over FIXED chunks (their size depends on the data, never
+ * on the thread count) whose partial sums are added in chunk order: every result is the same
+ * bit for bit whatever the number of threads. Loops below PARALLEL_MIN elements (or
+ * GEMM_PARALLEL_MIN multiply-adds) stay on one thread: starting the team costs more there.
+ * ====================================================================================== */
+
+#ifdef _OPENMP
+#include <omp.h>
+#include <pthread.h> /* pthread_atfork */
+#define OMP(...) OMP_PRAGMA(omp __VA_ARGS__)
+#define OMP_PRAGMA(...) _Pragma(#__VA_ARGS__)
+static int thread_index(void) { return omp_get_thread_num(); }
+static int team_size(void) { return omp_get_num_threads(); }
+/* OpenMP's threads do not survive fork(): a child that computes without exec'ing (the tests'
+ * interrupted runs) would wait at its first parallel loop for threads it does not have, so
+ * it runs on one thread. */
+static void one_thread_after_fork(void) { omp_set_num_threads(1); }
+__attribute__((constructor)) static void threads_init(void) { pthread_atfork(NULL, NULL, one_thread_after_fork); }
+/* The team of a region with `most` threads' room prepared: all of them when the work is
+ * worth sharing, else one. (Read by the pragmas only: absent without OpenMP.) */
+static int team_for(int worth, size_t most)
+{
+    size_t n = (size_t)omp_get_max_threads();
+    return worth && most > 1 ? (int)(n < most ? n : most) : 1;
+}
+#else
+#define OMP(...)
+static int thread_index(void) { return 0; }
+static int team_size(void) { return 1; }
+#endif
+
+enum { PARALLEL_MIN = 1 << 14 };
+enum { GEMM_PARALLEL_MIN = 1 << 18 }; /* multiply-adds below which a product stays on one thread */
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* This thread's part [*begin, *end) of 0 .. n - 1: contiguous shares, the last ones shorter. */
+static void share(size_t n, size_t *begin, size_t *end)
+{
+    size_t team = (size_t)team_size(), me = (size_t)thread_index(), per = (n + team - 1) / team;
+    *begin = me * per < n ? me * per : n;
+    *end = *begin + per < n ? *begin + per : n;
+}
+
+size_t rr_cores(void)
+{
+#ifdef _OPENMP
+    return (size_t)omp_get_num_procs();
+#else
+    return 1;
+#endif
+}
+
+void rr_set_threads(size_t n)
+{
+#ifdef _OPENMP
+    if (n == 0) n = rr_cores();
+    omp_set_num_threads(n > RR_MAX_THREADS ? RR_MAX_THREADS : (int)n);
+#else
+    (void)n;
+#endif
+}
+
+size_t rr_threads(void)
+{
+#ifdef _OPENMP
+    return (size_t)omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The sum over fixed chunks of REDUCE_CHUNK terms: the chunk's partial in double, in index
+ * order, then the partials in chunk order. CHUNKED_SUM(n, i, term) expands to that loop for
+ * the double-valued expression `term` of index i (a size_t), run on the threads when n is
+ * large; total receives the sum. One chunk's partial is the serial sum of that chunk. */
+enum { REDUCE_CHUNK = 4096 };
+static double *chunk_partials(size_t n, double *small, size_t nsmall)
+{
+    size_t chunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+    return chunks <= nsmall ? small : rr_malloc(chunks * sizeof(double), "partial sums");
+}
+#define CHUNKED_SUM(total, n, i, term)                                                        \
+    do {                                                                                      \
+        size_t n_ = (n), chunks_ = (n_ + REDUCE_CHUNK - 1) / REDUCE_CHUNK;                    \
+        double small_[64], *part_ = chunk_partials(n_, small_, 64);                           \
+        OMP(parallel for schedule(static) if (n_ >= 4 * PARALLEL_MIN))                        \
+        for (size_t c_ = 0; c_ < chunks_; c_++) {                                             \
+            size_t end_ = (c_ + 1) * REDUCE_CHUNK < n_ ? (c_ + 1) * REDUCE_CHUNK : n_;        \
+            double s_ = 0;                                                                    \
+            for (size_t i = c_ * REDUCE_CHUNK; i < end_; i++) s_ += (term);                   \
+            part_[c_] = s_;                                                                   \
+        }                                                                                     \
+        double t_ = 0;                                                                        \
+        for (size_t c_ = 0; c_ < chunks_; c_++) t_ += part_[c_];                              \
+        if (part_ != small_) free(part_);                                                     \
+        (total) = t_;                                                                         \
+    } while (0)
+
+/* ========================================================================================
  * RNG: xoshiro256** (Blackman & Vigna), seeded through splitmix64.
  * ====================================================================================== */
 
@@ -536,6 +639,18 @@ static Broadcast broadcast_of(const char *name, const Tensor *a, const Tensor *b
     return bc;
 }
 
+/* b's offset at row r, with the odometer's counts there. */
+static size_t row_offset(const Broadcast *bc, size_t r, size_t *count)
+{
+    size_t j = 0;
+    for (int d = bc->nd - 2; d >= 0; d--) {
+        count[d] = r % bc->n[d];
+        r /= bc->n[d];
+        j += count[d] * bc->stride[d];
+    }
+    return j;
+}
+
 /* b's offset at the next row, given its offset j at this one: an odometer over the merged
  * dims but the last (no division per row). */
 static size_t next_row(const Broadcast *bc, size_t *count, size_t j)
@@ -565,13 +680,24 @@ static void binary_row(OpKind op, size_t n, const real *restrict x, const real *
     }
 }
 
+/* Each thread takes a contiguous share of a's elements, row by row (its first and last rows
+ * may be partial). */
 static Tensor *binary(Tape *t, OpKind op, const char *name, Tensor *a, Tensor *b)
 {
     Broadcast bc = broadcast_of(name, a, b);
     Tensor *out = result(t, a->ndim, a->shape, a, b);
-    size_t count[RR_MAXDIM] = {0}, j = 0, step = bc.stride[bc.nd - 1];
-    for (size_t r = 0; r < bc.rows; r++, j = next_row(&bc, count, j))
-        binary_row(op, bc.row, a->data + r * bc.row, b->data + j, step, out->data + r * bc.row);
+    size_t row = bc.row, step = bc.stride[bc.nd - 1];
+    OMP(parallel if (a->size >= PARALLEL_MIN))
+    {
+        size_t e0, e1, count[RR_MAXDIM], r = 0, j = 0;
+        share(a->size, &e0, &e1);
+        if (e0 < e1) j = row_offset(&bc, r = e0 / row, count);
+        for (size_t e = e0; e < e1; r++, j = next_row(&bc, count, j)) {
+            size_t i0 = e - r * row, i1 = min_size(row, e1 - r * row); /* this row's part */
+            binary_row(op, i1 - i0, a->data + e, b->data + j + (step ? i0 : 0), step, out->data + e);
+            e = r * row + i1;
+        }
+    }
     if (out->grad) push(t, op, out, a, b);
     return out;
 }
@@ -607,42 +733,69 @@ static void reduce_row(size_t n, const real *restrict g, const real *restrict x,
 
 /* z = a + b, z = a - b: da += g; db += ±g summed over broadcast dims.
  * z = a * b: da += g * b; db += g * a summed over broadcast dims.
- * One pass over a's rows, each read once for both gradients; the sums over broadcast dims
- * run in double, in a's element order, and are added to db at the end. */
+ * The rows are shared out among the threads for da (and db when b is laid out like a). A
+ * broadcast db is summed in double, in a's row order, into acc: on one thread in the same
+ * pass over the rows; on several, acc's elements are shared out in whole rows' worth, and
+ * each thread walks all rows and reduces those whose b offset it owns. Either way every
+ * element of acc is summed in the serial order by one thread; acc is added to db at the end. */
 static void binary_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0], *b = e->in[1];
     Broadcast bc = broadcast_of("backward", a, b);
-    size_t row = bc.row, step = bc.stride[bc.nd - 1], count[RR_MAXDIM] = {0}, j = 0;
+    size_t row = bc.row, step = bc.stride[bc.nd - 1];
     int mul = e->op == OP_MUL;
     real sign = e->op == OP_SUB ? -1 : 1;
     double *acc = b->grad && b->size != a->size ? rr_calloc(b->size, sizeof *acc, "broadcast gradient") : NULL;
-    for (size_t r = 0; r < bc.rows; r++, j = next_row(&bc, count, j)) {
-        const real *restrict g = e->out->grad + r * row, *restrict x = a->data + r * row, *restrict y = b->data + j;
-        if (a->grad) {
-            real *restrict da = a->grad + r * row;
-            if (!mul) for (size_t i = 0; i < row; i++) da[i] += g[i];
-            else if (step) for (size_t i = 0; i < row; i++) da[i] += g[i] * y[i];
-            else for (size_t i = 0; i < row; i++) da[i] += g[i] * y[0];
+    OMP(parallel if (a->size >= PARALLEL_MIN))
+    {
+        size_t r0, r1, count[RR_MAXDIM], j;
+        int alone = team_size() == 1;
+        share(bc.rows, &r0, &r1);
+        j = r0 < r1 ? row_offset(&bc, r0, count) : 0;
+        for (size_t r = r0; r < r1; r++, j = next_row(&bc, count, j)) {
+            const real *restrict g = e->out->grad + r * row, *restrict x = a->data + r * row, *restrict y = b->data + j;
+            if (a->grad) {
+                real *restrict da = a->grad + r * row;
+                if (!mul) for (size_t i = 0; i < row; i++) da[i] += g[i];
+                else if (step) for (size_t i = 0; i < row; i++) da[i] += g[i] * y[i];
+                else for (size_t i = 0; i < row; i++) da[i] += g[i] * y[0];
+            }
+            if (b->grad && !acc) { /* nothing broadcast: b laid out like a */
+                real *restrict db = b->grad + j;
+                if (mul) for (size_t i = 0; i < row; i++) db[i] += g[i] * x[i];
+                else for (size_t i = 0; i < row; i++) db[i] += sign * g[i];
+            }
+            if (acc && alone) reduce_row(row, g, mul ? x : NULL, step, acc + j);
         }
-        if (acc) {
-            reduce_row(row, g, mul ? x : NULL, step, acc + j);
-        } else if (b->grad) { /* nothing broadcast: b laid out like a */
-            real *restrict db = b->grad + j;
-            if (mul) for (size_t i = 0; i < row; i++) db[i] += g[i] * x[i];
-            else for (size_t i = 0; i < row; i++) db[i] += sign * g[i];
+        if (acc && !alone) {
+            size_t unit = step ? row : 1, k0, k1; /* a row reduces into acc[j .. j + unit) */
+            share(b->size / unit, &k0, &k1);
+            for (int d = 0; d < bc.nd; d++) count[d] = 0;
+            j = 0;
+            for (size_t r = 0; r < bc.rows; r++, j = next_row(&bc, count, j))
+                if (j >= k0 * unit && j < k1 * unit)
+                    reduce_row(row, e->out->grad + r * row, mul ? a->data + r * row : NULL, step, acc + j);
         }
     }
     if (acc) {
+        OMP(parallel for schedule(static) if (b->size >= PARALLEL_MIN))
         for (size_t k = 0; k < b->size; k++) b->grad[k] += (real)(sign * acc[k]);
         free(acc);
     }
+}
+
+/* dst[i] += src[i] */
+static void add_into(real *restrict dst, const real *restrict src, size_t n)
+{
+    OMP(parallel for schedule(static) if (n >= PARALLEL_MIN))
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
 /* z = s * a: da += s * g */
 Tensor *op_scale(Tape *t, Tensor *a, real s)
 {
     Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t i = 0; i < a->size; i++) out->data[i] = s * a->data[i];
     if (out->grad) push(t, OP_SCALE, out, a, NULL)->rarg[0] = s;
     return out;
@@ -650,13 +803,16 @@ Tensor *op_scale(Tape *t, Tensor *a, real s)
 static void scale_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0];
-    if (a->grad) for (size_t i = 0; i < a->size; i++) a->grad[i] += e->rarg[0] * e->out->grad[i];
+    if (!a->grad) return;
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
+    for (size_t i = 0; i < a->size; i++) a->grad[i] += e->rarg[0] * e->out->grad[i];
 }
 
 /* z = a + s: da += g */
 Tensor *op_add_scalar(Tape *t, Tensor *a, real s)
 {
     Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t i = 0; i < a->size; i++) out->data[i] = a->data[i] + s;
     if (out->grad) push(t, OP_ADD_SCALAR, out, a, NULL);
     return out;
@@ -664,7 +820,7 @@ Tensor *op_add_scalar(Tape *t, Tensor *a, real s)
 static void add_scalar_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0];
-    if (a->grad) for (size_t i = 0; i < a->size; i++) a->grad[i] += e->out->grad[i];
+    if (a->grad) add_into(a->grad, e->out->grad, a->size);
 }
 
 /* ========================================================================================
@@ -703,16 +859,21 @@ Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
     shape[nd - 1] = N;
     Tensor *out = result(t, nd, shape, a, b);
     memset(out->data, 0, out->size * sizeof(real)); /* the kernel accumulates into it */
-    if (shared_b && !trans_a) /* fold the batch into the rows: one large product */
+    /* Each product on the kernel's threads when it is large; small ones shared out instead. */
+    int spread = !(shared_b && !trans_a) && batch > 1 && M * N * K < GEMM_PARALLEL_MIN && batch * M * N * K >= GEMM_PARALLEL_MIN;
+    if (shared_b && !trans_a) { /* fold the batch into the rows: one large product */
         gemm_fast(batch * M, N, K, a->data, ac, 0, b->data, bc, trans_b, out->data, N);
-    else
+    } else {
+        OMP(parallel for schedule(static) if (spread))
         for (size_t s = 0; s < batch; s++)
             gemm_fast(M, N, K, a->data + (shared_a ? 0 : s * ar * ac), ac, trans_a,
                       b->data + (shared_b ? 0 : s * br * bc), bc, trans_b, out->data + s * M * N, N);
+    }
     if (out->grad) {
         TapeEntry *e = push(t, OP_MATMUL, out, a, b);
         e->iarg[0] = (size_t)trans_a;
         e->iarg[1] = (size_t)trans_b;
+        e->iarg[2] = (size_t)spread;
     }
     return out;
 }
@@ -720,8 +881,9 @@ Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
 /* C = op(A) op(B), per batch element s:
  *   dA += dC op(B)^T   (stored as A^T when trans_a: dA^T += op(B) dC^T)
  *   dB += op(A)^T dC   (stored as B^T when trans_b: dB^T += dC^T op(A))
- * A shared operand's gradient is the sum of these over s, added in increasing s. */
-static void matmul_backward(TapeEntry *e)
+ * A shared operand's gradient is the sum of these over s, added in increasing s; the batched
+ * operand's gradients, one per s, are shared out among the threads as in the forward. */
+static void matmul_gradients(TapeEntry *e, size_t s, int of_a)
 {
     Tensor *a = e->in[0], *b = e->in[1];
     int ta = (int)e->iarg[0], tb = (int)e->iarg[1];
@@ -729,25 +891,33 @@ static void matmul_backward(TapeEntry *e)
     size_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
     size_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
     size_t M = ta ? ac : ar, K = ta ? ar : ac, N = tb ? br : bc;
-    size_t batch = leading_size(shared_a ? b : a);
-    const real *g = e->out->grad;
-    if (shared_b && !ta) { /* folded batch, as in the forward */
-        M *= batch;
-        batch = 1;
+    if (shared_b && !ta) M *= leading_size(a); /* the folded batch, as in the forward: s is 0 */
+    size_t sa = shared_a ? 0 : s * M * K, sb = shared_b ? 0 : s * br * bc;
+    const real *gs = e->out->grad + s * M * N, *as = a->data + sa, *bs = b->data + sb;
+    if (of_a) {
+        real *da = a->grad + sa;
+        if (!ta) gemm_fast(M, K, N, gs, N, 0, bs, bc, !tb, da, K);
+        else gemm_fast(K, M, N, bs, bc, tb, gs, N, 1, da, M);
+    } else {
+        real *db = b->grad + sb;
+        if (!tb) gemm_fast(K, N, M, as, ac, !ta, gs, N, 0, db, N);
+        else gemm_fast(N, K, M, gs, N, 1, as, ac, ta, db, K);
+    }
+}
+
+static void matmul_backward(TapeEntry *e)
+{
+    Tensor *a = e->in[0], *b = e->in[1];
+    int ta = (int)e->iarg[0], shared_a = a->ndim == 2 && b->ndim > 2, shared_b = b->ndim == 2;
+    size_t batch = shared_b && !ta ? 1 : leading_size(shared_a ? b : a);
+    OMP(parallel for schedule(static) if (e->iarg[2])) /* the products shared out, as in the forward */
+    for (size_t s = 0; s < batch; s++) {
+        if (a->grad && !shared_a) matmul_gradients(e, s, 1);
+        if (b->grad && !shared_b) matmul_gradients(e, s, 0);
     }
     for (size_t s = 0; s < batch; s++) {
-        size_t sa = shared_a ? 0 : s * M * K, sb = shared_b ? 0 : s * br * bc;
-        const real *gs = g + s * M * N, *as = a->data + sa, *bs = b->data + sb;
-        if (a->grad) {
-            real *da = a->grad + sa;
-            if (!ta) gemm_fast(M, K, N, gs, N, 0, bs, bc, !tb, da, K);
-            else gemm_fast(K, M, N, bs, bc, tb, gs, N, 1, da, M);
-        }
-        if (b->grad) {
-            real *db = b->grad + sb;
-            if (!tb) gemm_fast(K, N, M, as, ac, !ta, gs, N, 0, db, N);
-            else gemm_fast(N, K, M, gs, N, 1, as, ac, ta, db, K);
-        }
+        if (a->grad && shared_a) matmul_gradients(e, s, 1);
+        if (b->grad && shared_b) matmul_gradients(e, s, 0);
     }
 }
 
@@ -763,24 +933,30 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *W, Tensor *bias)
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
     shape[x->ndim - 1] = nout;
     Tensor *out = result_grad(t, x->ndim, shape, x->grad || W->grad || (bias && bias->grad));
-    if (bias)
+    if (bias) {
+        OMP(parallel for schedule(static) if (R * nout >= PARALLEL_MIN))
         for (size_t r = 0; r < R; r++) memcpy(out->data + r * nout, bias->data, nout * sizeof(real));
-    else
+    } else {
         memset(out->data, 0, out->size * sizeof(real)); /* the kernel accumulates into it */
+    }
     gemm_fast(R, nout, in, x->data, in, 0, W->data, in, 1, out->data, nout);
     if (out->grad) push(t, OP_LINEAR, out, x, W)->in[2] = bias;
     return out;
 }
 
-/* Sum over rows of g (R, n) into dst (n), accumulated in double. */
+/* Sum over rows of g (R, n) into dst (n), each column accumulated in double in row order;
+ * the threads share out blocks of columns. */
 static void add_column_sums(real *dst, const real *g, size_t R, size_t n)
 {
-    double *acc = calloc(n, sizeof *acc);
-    if (!acc) rr_fatal("out of memory in a bias gradient");
-    for (size_t r = 0; r < R; r++)
-        for (size_t j = 0; j < n; j++) acc[j] += g[r * n + j];
-    for (size_t j = 0; j < n; j++) dst[j] += (real)acc[j];
-    free(acc);
+    enum { BLOCK = 64 };
+    OMP(parallel for schedule(static) if (R * n >= PARALLEL_MIN))
+    for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
+        size_t w = min_size(BLOCK, n - j0);
+        double acc[BLOCK] = {0};
+        for (size_t r = 0; r < R; r++)
+            for (size_t j = 0; j < w; j++) acc[j] += g[r * n + j0 + j];
+        for (size_t j = 0; j < w; j++) dst[j0 + j] += (real)acc[j];
+    }
 }
 
 /* y = x W^T + b:  dx += dy W;  dW += dy^T x;  db += sum over rows of dy */
@@ -804,6 +980,7 @@ Tensor *op_linear_batched(Tape *t, Tensor *x, Tensor *W, Tensor *bias)
     if (bias && (bias->ndim != 2 || bias->shape[0] != B || bias->shape[1] != nout))
         shape_error("linear_batched", W, bias, "want bias (B, out)");
     Tensor *out = result_grad(t, 3, (size_t[]){B, M, nout}, x->grad || W->grad || (bias && bias->grad));
+    OMP(parallel for schedule(static) if (B * M * nout * in >= GEMM_PARALLEL_MIN))
     for (size_t s = 0; s < B; s++)
         for (size_t m = 0; m < M; m++) {
             const real *xs = x->data + (s * M + m) * in;
@@ -826,6 +1003,7 @@ static void linear_batched_backward(TapeEntry *e)
     Tensor *x = e->in[0], *W = e->in[1], *bias = e->in[2];
     size_t B = x->shape[0], M = x->shape[1], in = x->shape[2], nout = W->shape[1];
     const real *g = e->out->grad;
+    OMP(parallel for schedule(static) if (B * M * nout * in >= GEMM_PARALLEL_MIN)) /* sample s's gradients are its own */
     for (size_t s = 0; s < B; s++)
         for (size_t m = 0; m < M; m++) {
             const real *gs = g + (s * M + m) * nout, *xs = x->data + (s * M + m) * in;
@@ -864,16 +1042,21 @@ void gemm_naive(size_t M, size_t N, size_t K, const real *A, size_t lda, int tra
         }
 }
 
-/* The fast kernel (the BLIS scheme): for each KC-deep slice of K, pack op(B) into NR-wide
- * column panels and op(A) into MR-tall row panels (zero-padded at the edges, which also
- * absorbs the transposes), then an MR x NR micro-kernel keeps its block of C in registers
- * while it runs down k. Inner loops are fixed-width so the compiler vectorises them. */
+/* The fast kernel (the BLIS scheme): op(B) is packed into NR-wide column panels for each
+ * KC-deep slice of K, op(A) into MR-tall row panels one MC x KC block at a time (zero-padded
+ * at the edges, which also absorbs the transposes), then an MR x NR micro-kernel keeps its
+ * block of C in registers while it runs down the slice. Inner loops are fixed-width so the
+ * compiler vectorises them. Every C element receives, slice after slice, the sum over the
+ * slice's k in increasing order: how the rows or columns of C are shared out between threads
+ * changes no bit. */
 #ifdef RNNREP_DOUBLE
 enum { GEMM_MR = 6, GEMM_NR = 16 };
 #else
 enum { GEMM_MR = 6, GEMM_NR = 32 };
 #endif
 enum { GEMM_KC = 256, GEMM_MC = 120, GEMM_NC = 2048 };
+
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
 /* Both packers read their source along its rows (contiguous) and write into the small,
  * cache-resident panel with a stride, whichever way the operand is transposed. */
@@ -889,6 +1072,11 @@ static void pack_a(size_t mc, size_t kc, const real *A, size_t lda, int trans_a,
                 const real *src = A + (i0 + ip + i) * lda + k0;
                 for (size_t k = 0; k < kc; k++) panel[k * GEMM_MR + i] = src[k];
             }
+        else if (mr == GEMM_MR) /* a fixed width: moves, not a memcpy call per k */
+            for (size_t k = 0; k < kc; k++) {
+                const real *src = A + (k0 + k) * lda + i0 + ip;
+                for (int i = 0; i < GEMM_MR; i++) panel[k * GEMM_MR + i] = src[i];
+            }
         else
             for (size_t k = 0; k < kc; k++) {
                 const real *src = A + (k0 + k) * lda + i0 + ip;
@@ -897,21 +1085,20 @@ static void pack_a(size_t mc, size_t kc, const real *A, size_t lda, int trans_a,
     }
 }
 
-static void pack_b(size_t nc, size_t kc, const real *B, size_t ldb, int trans_b, size_t k0, size_t j0,
-                   real *restrict Bp)
+/* One panel: columns j0 .. j0 + nr - 1 (nr <= NR) of op(B)'s rows k0 .. k0 + kc - 1. */
+static void pack_b_panel(size_t nr, size_t kc, const real *B, size_t ldb, int trans_b, size_t k0, size_t j0,
+                         real *restrict panel)
 {
-    for (size_t jp = 0; jp < nc; jp += GEMM_NR) {
-        size_t nr = nc - jp < GEMM_NR ? nc - jp : GEMM_NR;
-        real *panel = Bp + jp * kc;
-        if (nr < GEMM_NR) memset(panel, 0, kc * GEMM_NR * sizeof(real));
-        if (trans_b)
-            for (size_t j = 0; j < nr; j++) {
-                const real *src = B + (j0 + jp + j) * ldb + k0;
-                for (size_t k = 0; k < kc; k++) panel[k * GEMM_NR + j] = src[k];
-            }
-        else
-            for (size_t k = 0; k < kc; k++) memcpy(panel + k * GEMM_NR, B + (k0 + k) * ldb + j0 + jp, nr * sizeof(real));
-    }
+    if (nr < GEMM_NR) memset(panel, 0, kc * GEMM_NR * sizeof(real));
+    if (trans_b)
+        for (size_t j = 0; j < nr; j++) {
+            const real *src = B + (j0 + j) * ldb + k0;
+            for (size_t k = 0; k < kc; k++) panel[k * GEMM_NR + j] = src[k];
+        }
+    else if (nr == GEMM_NR)
+        for (size_t k = 0; k < kc; k++) memcpy(panel + k * GEMM_NR, B + (k0 + k) * ldb + j0, GEMM_NR * sizeof(real));
+    else
+        for (size_t k = 0; k < kc; k++) memcpy(panel + k * GEMM_NR, B + (k0 + k) * ldb + j0, nr * sizeof(real));
 }
 
 /* C[0:mr, 0:nr] += Ap (MR, kc as packed) x Bp (kc, NR as packed) */
@@ -936,33 +1123,86 @@ static void micro_kernel(size_t kc, const real *restrict Ap, const real *restric
     }
 }
 
+/* The room for one MC x KC block of op(A), K deep; thread me's is at a_block(p, me). */
+static size_t a_block_size(size_t K) { return GEMM_MC * min_size(K ? K : 1, GEMM_KC); }
+static real *a_block(const GemmPacked *p, size_t me) { return p->a_blocks + me * a_block_size(p->K); }
+
+/* Layout of a packed op(B) (K, N): the KC-deep slices one after the other, slice k0 holding
+ * round_up(N, NR) / NR panels of (kc, NR); slice k0 starts at k0 * round_up(N, NR). */
+void gemm_pack(GemmPacked *p, size_t K, size_t N, const real *B, size_t ldb, int trans_b)
+{
+    size_t width = round_up(N, GEMM_NR), panels = width / GEMM_NR, slices = (K + GEMM_KC - 1) / GEMM_KC;
+    p->K = K;
+    p->N = N;
+    p->panels = rr_malloc((K * width > 0 ? K * width : 1) * sizeof(real), "gemm packed B");
+    p->threads = rr_threads();
+    p->a_blocks = rr_malloc(p->threads * a_block_size(K) * sizeof(real), "gemm A blocks");
+    OMP(parallel for schedule(static) if (K * N >= PARALLEL_MIN))
+    for (size_t q = 0; q < slices * panels; q++) {
+        size_t k0 = q / panels * GEMM_KC, j0 = q % panels * GEMM_NR, kc = min_size(GEMM_KC, K - k0);
+        pack_b_panel(min_size(GEMM_NR, N - j0), kc, B, ldb, trans_b, k0, j0, p->panels + k0 * width + j0 * kc);
+    }
+}
+
+void gemm_pack_free(GemmPacked *p)
+{
+    free(p->panels);
+    free(p->a_blocks);
+    p->panels = p->a_blocks = NULL;
+}
+
+/* C[i_begin:i_end, j_begin:j_end] += op(A) B on one thread (j_begin at a panel's start), with
+ * the A block Ap: the serial algorithm on a part of C. */
+static void gemm_part(size_t i_begin, size_t i_end, size_t j_begin, size_t j_end, const real *A, size_t lda,
+                      int trans_a, const GemmPacked *p, real *C, size_t ldc, real *Ap)
+{
+    size_t K = p->K, width = round_up(p->N, GEMM_NR);
+    for (size_t jc = j_begin; jc < j_end; jc += GEMM_NC) {
+        size_t jc_end = min_size(j_end, jc + GEMM_NC);
+        for (size_t k0 = 0; k0 < K; k0 += GEMM_KC) {
+            size_t kc = min_size(GEMM_KC, K - k0);
+            const real *slice = p->panels + k0 * width;
+            for (size_t i0 = i_begin; i0 < i_end; i0 += GEMM_MC) {
+                size_t mc = min_size(GEMM_MC, i_end - i0);
+                pack_a(mc, kc, A, lda, trans_a, i0, k0, Ap);
+                for (size_t jp = jc; jp < jc_end; jp += GEMM_NR)
+                    for (size_t ip = 0; ip < mc; ip += GEMM_MR)
+                        micro_kernel(kc, Ap + ip * kc, slice + jp * kc, C + (i0 + ip) * ldc + jp, ldc,
+                                     min_size(GEMM_MR, mc - ip), min_size(GEMM_NR, jc_end - jp));
+            }
+        }
+    }
+}
+
+/* The threads share out C's MR-row tiles or its NR-column panels, whichever are more, in
+ * contiguous runs, one run each. */
+void gemm_packed(size_t M, const real *A, size_t lda, int trans_a, GemmPacked *p, real *C, size_t ldc)
+{
+    size_t N = p->N, K = p->K;
+    if (M == 0 || N == 0 || K == 0) return;
+    size_t row_tiles = (M + GEMM_MR - 1) / GEMM_MR, col_panels = (N + GEMM_NR - 1) / GEMM_NR;
+    int by_rows = row_tiles > col_panels;
+    size_t units = by_rows ? row_tiles : col_panels;
+    OMP(parallel num_threads(team_for(M * N * K >= GEMM_PARALLEL_MIN, min_size(p->threads, units))))
+    {
+        size_t u0, u1;
+        share(units, &u0, &u1);
+        real *Ap = a_block(p, (size_t)thread_index());
+        if (u0 < u1 && by_rows)
+            gemm_part(u0 * GEMM_MR, min_size(M, u1 * GEMM_MR), 0, N, A, lda, trans_a, p, C, ldc, Ap);
+        else if (u0 < u1)
+            gemm_part(0, M, u0 * GEMM_NR, min_size(N, u1 * GEMM_NR), A, lda, trans_a, p, C, ldc, Ap);
+    }
+}
+
 void gemm_fast(size_t M, size_t N, size_t K, const real *A, size_t lda, int trans_a,
                const real *B, size_t ldb, int trans_b, real *C, size_t ldc)
 {
     if (M == 0 || N == 0 || K == 0) return;
-    /* Packing buffers sized for this call's blocks: no state survives the call, so
-     * concurrent calls from several threads are safe. */
-    size_t nc_max = N < GEMM_NC ? N : GEMM_NC, mc_max = M < GEMM_MC ? M : GEMM_MC;
-    size_t kc_max = K < GEMM_KC ? K : GEMM_KC;
-    real *Bp = rr_malloc(((nc_max + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * kc_max * sizeof(real), "gemm B panel");
-    real *Ap = rr_malloc(((mc_max + GEMM_MR - 1) / GEMM_MR) * GEMM_MR * kc_max * sizeof(real), "gemm A panel");
-    for (size_t j0 = 0; j0 < N; j0 += GEMM_NC) {
-        size_t nc = N - j0 < GEMM_NC ? N - j0 : GEMM_NC;
-        for (size_t k0 = 0; k0 < K; k0 += GEMM_KC) {
-            size_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
-            pack_b(nc, kc, B, ldb, trans_b, k0, j0, Bp);
-            for (size_t i0 = 0; i0 < M; i0 += GEMM_MC) {
-                size_t mc = M - i0 < GEMM_MC ? M - i0 : GEMM_MC;
-                pack_a(mc, kc, A, lda, trans_a, i0, k0, Ap);
-                for (size_t jp = 0; jp < nc; jp += GEMM_NR)
-                    for (size_t ip = 0; ip < mc; ip += GEMM_MR)
-                        micro_kernel(kc, Ap + ip * kc, Bp + jp * kc, C + (i0 + ip) * ldc + j0 + jp, ldc,
-                                     mc - ip < GEMM_MR ? mc - ip : GEMM_MR, nc - jp < GEMM_NR ? nc - jp : GEMM_NR);
-            }
-        }
-    }
-    free(Ap);
-    free(Bp);
+    GemmPacked p;
+    gemm_pack(&p, K, N, B, ldb, trans_b);
+    gemm_packed(M, A, lda, trans_a, &p, C, ldc);
+    gemm_pack_free(&p);
 }
 #undef A_AT
 #undef B_AT
@@ -995,18 +1235,23 @@ static real sigmoid(real x) { return 1 / (1 + expf(-x)); }
 
 static Tensor *unary(Tape *t, OpKind op, Tensor *a)
 {
+    if (op < OP_SIGMOID || op > OP_ABS) rr_fatal("unary: %s is not a unary op", op_names[op]);
     Tensor *out = result(t, a->ndim, a->shape, a, NULL);
     const real *x = a->data;
     real *y = out->data;
-    size_t n = a->size;
-    switch (op) {
-    case OP_SIGMOID: for (size_t i = 0; i < n; i++) y[i] = sigmoid(x[i]); break;   /* y(1 - y) */
-    case OP_TANH: for (size_t i = 0; i < n; i++) y[i] = tanh_r(x[i]); break;         /* 1 - y^2 */
-    case OP_RELU: for (size_t i = 0; i < n; i++) y[i] = x[i] <= 0 ? 0 : x[i]; break; /* [x > 0]; NaN stays NaN, as torch.relu */
-    case OP_EXP: for (size_t i = 0; i < n; i++) y[i] = EXP(x[i]); break;           /* y */
-    case OP_LOG: for (size_t i = 0; i < n; i++) y[i] = LOG(x[i]); break;           /* 1 / x */
-    case OP_ABS: for (size_t i = 0; i < n; i++) y[i] = x[i] < 0 ? -x[i] : x[i]; break; /* sign(x) */
-    default: rr_fatal("unary: %s is not a unary op", op_names[op]);
+    OMP(parallel if (a->size >= PARALLEL_MIN))
+    {
+        size_t i0, i1;
+        share(a->size, &i0, &i1);
+        switch (op) {
+        case OP_SIGMOID: for (size_t i = i0; i < i1; i++) y[i] = sigmoid(x[i]); break;   /* y(1 - y) */
+        case OP_TANH: for (size_t i = i0; i < i1; i++) y[i] = tanh_r(x[i]); break;         /* 1 - y^2 */
+        case OP_RELU: for (size_t i = i0; i < i1; i++) y[i] = x[i] <= 0 ? 0 : x[i]; break; /* [x > 0]; NaN stays NaN, as torch.relu */
+        case OP_EXP: for (size_t i = i0; i < i1; i++) y[i] = EXP(x[i]); break;           /* y */
+        case OP_LOG: for (size_t i = i0; i < i1; i++) y[i] = LOG(x[i]); break;           /* 1 / x */
+        case OP_ABS: for (size_t i = i0; i < i1; i++) y[i] = x[i] < 0 ? -x[i] : x[i]; break; /* sign(x) */
+        default: break;
+        }
     }
     if (out->grad) push(t, op, out, a, NULL);
     return out;
@@ -1018,15 +1263,19 @@ static void unary_backward(TapeEntry *e)
     if (!a->grad) return;
     const real *x = a->data, *y = e->out->data, *g = e->out->grad;
     real *dx = a->grad;
-    size_t n = a->size;
-    switch (e->op) {
-    case OP_SIGMOID: for (size_t i = 0; i < n; i++) dx[i] += g[i] * y[i] * (1 - y[i]); break;
-    case OP_TANH: for (size_t i = 0; i < n; i++) dx[i] += g[i] * (1 - y[i] * y[i]); break;
-    case OP_RELU: for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? g[i] : 0; break;
-    case OP_EXP: for (size_t i = 0; i < n; i++) dx[i] += g[i] * y[i]; break;
-    case OP_LOG: for (size_t i = 0; i < n; i++) dx[i] += g[i] / x[i]; break;
-    case OP_ABS: for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0; break;
-    default: break;
+    OMP(parallel if (a->size >= PARALLEL_MIN))
+    {
+        size_t i0, i1;
+        share(a->size, &i0, &i1);
+        switch (e->op) {
+        case OP_SIGMOID: for (size_t i = i0; i < i1; i++) dx[i] += g[i] * y[i] * (1 - y[i]); break;
+        case OP_TANH: for (size_t i = i0; i < i1; i++) dx[i] += g[i] * (1 - y[i] * y[i]); break;
+        case OP_RELU: for (size_t i = i0; i < i1; i++) dx[i] += x[i] > 0 ? g[i] : 0; break;
+        case OP_EXP: for (size_t i = i0; i < i1; i++) dx[i] += g[i] * y[i]; break;
+        case OP_LOG: for (size_t i = i0; i < i1; i++) dx[i] += g[i] / x[i]; break;
+        case OP_ABS: for (size_t i = i0; i < i1; i++) dx[i] += x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0; break;
+        default: break;
+        }
     }
 }
 
@@ -1068,6 +1317,7 @@ static Tensor *reduce_axis(Tape *t, OpKind op, Tensor *a, int axis)
         if (i != axis) shape[nd++] = a->shape[i];
     if (nd == 0) shape[nd++] = 1;
     Tensor *out = result(t, nd, shape, a, NULL);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t o = 0; o < outer; o++)
         for (size_t j = 0; j < inner; j++) {
             double acc = 0;
@@ -1086,6 +1336,7 @@ static void reduce_axis_backward(TapeEntry *e)
     size_t outer, n, inner;
     split_at_axis(a, (int)e->iarg[0], &outer, &n, &inner);
     real s = e->op == OP_MEAN_AXIS ? (real)(1.0 / (double)n) : 1;
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t o = 0; o < outer; o++)
         for (size_t k = 0; k < n; k++)
             for (size_t j = 0; j < inner; j++) a->grad[(o * n + k) * inner + j] += s * e->out->grad[o * inner + j];
@@ -1098,8 +1349,8 @@ Tensor *op_mean_axis(Tape *t, Tensor *a, int axis) { return reduce_axis(t, OP_ME
 static Tensor *reduce_all(Tape *t, OpKind op, Tensor *a)
 {
     Tensor *out = result(t, 1, (size_t[]){1}, a, NULL);
-    double acc = 0;
-    for (size_t i = 0; i < a->size; i++) acc += a->data[i];
+    double acc;
+    CHUNKED_SUM(acc, a->size, i, a->data[i]);
     out->data[0] = (real)(op == OP_MEAN_ALL ? acc / (double)a->size : acc);
     if (out->grad) push(t, op, out, a, NULL);
     return out;
@@ -1109,6 +1360,7 @@ static void reduce_all_backward(TapeEntry *e)
     Tensor *a = e->in[0];
     if (!a->grad) return;
     real g = e->out->grad[0] * (e->op == OP_MEAN_ALL ? (real)(1.0 / (double)a->size) : 1);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t i = 0; i < a->size; i++) a->grad[i] += g;
 }
 Tensor *op_sum_all(Tape *t, Tensor *a) { return reduce_all(t, OP_SUM_ALL, a); }
@@ -1143,6 +1395,7 @@ Tensor *op_variance(Tape *t, Tensor *a)
     size_t n = a->shape[a->ndim - 1], R = rows_of(a), shape[RR_MAXDIM];
     if (n < 2) shape_error("variance", a, NULL, "needs at least 2 entries in the last dim of");
     Tensor *out = result(t, shape_with_last(a, 0, shape), shape, a, NULL);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         const real *x = a->data + r * n;
         double m = row_mean(x, n), sq = 0;
@@ -1159,6 +1412,7 @@ static void variance_backward(TapeEntry *e)
     Tensor *a = e->in[0];
     if (!a->grad) return;
     size_t n = a->shape[a->ndim - 1], R = rows_of(a);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         const real *x = a->data + r * n;
         real *dx = a->grad + r * n;
@@ -1256,29 +1510,34 @@ Tensor *op_quantile(Tape *t, Tensor *a, const double *q, size_t nq)
         sv->w = saved_alloc(t, nq * sizeof *sv->w);
         sv->index = saved_alloc(t, 2 * R * nq * sizeof *sv->index);
     }
-    double *s = rr_malloc(n * sizeof *s, "quantile scratch"), *yd = rr_malloc(nq * sizeof *yd, "quantiles");
-    for (size_t r = 0; r < R; r++) {
-        const real *x = a->data + r * n;
-        real *y = out->data + r * nq;
-        int nan = 0;
-        for (size_t i = 0; i < n; i++) {
-            s[i] = x[i];
-            nan |= x[i] != x[i];
-        }
-        if (!nan) quantiles_of(s, n, q, nq, yd);
-        for (size_t j = 0; j < nq; j++) {
-            double p = q[j] * (double)(n - 1);
-            size_t lo = (size_t)floor(p), hi = (size_t)ceil(p);
-            y[j] = nan ? (real)NAN : (real)yd[j];
-            if (sv) { /* quantiles_of left the order statistics lo and hi in place */
-                sv->w[j] = p - (double)lo;
-                sv->index[2 * (r * nq + j)] = index_of(x, n, nan ? NAN : s[lo]);
-                sv->index[2 * (r * nq + j) + 1] = index_of(x, n, nan ? NAN : s[hi]);
+    for (size_t j = 0; sv && j < nq; j++) sv->w[j] = q[j] * (double)(n - 1) - floor(q[j] * (double)(n - 1));
+    OMP(parallel if (a->size >= PARALLEL_MIN))
+    {
+        double *s = rr_malloc(n * sizeof *s, "quantile scratch"), *yd = rr_malloc(nq * sizeof *yd, "quantiles");
+        size_t r0, r1;
+        share(R, &r0, &r1);
+        for (size_t r = r0; r < r1; r++) {
+            const real *x = a->data + r * n;
+            real *y = out->data + r * nq;
+            int nan = 0;
+            for (size_t i = 0; i < n; i++) {
+                s[i] = x[i];
+                nan |= x[i] != x[i];
+            }
+            if (!nan) quantiles_of(s, n, q, nq, yd);
+            for (size_t j = 0; j < nq; j++) {
+                double p = q[j] * (double)(n - 1);
+                size_t lo = (size_t)floor(p), hi = (size_t)ceil(p);
+                y[j] = nan ? (real)NAN : (real)yd[j];
+                if (sv) { /* quantiles_of left the order statistics lo and hi in place */
+                    sv->index[2 * (r * nq + j)] = index_of(x, n, nan ? NAN : s[lo]);
+                    sv->index[2 * (r * nq + j) + 1] = index_of(x, n, nan ? NAN : s[hi]);
+                }
             }
         }
+        free(s);
+        free(yd);
     }
-    free(s);
-    free(yd);
     if (out->grad) {
         TapeEntry *e = push(t, OP_QUANTILE, out, a, NULL);
         e->saved = sv;
@@ -1296,6 +1555,7 @@ static void quantile_backward(TapeEntry *e)
     if (!a->grad) return;
     const QuantileSaved *sv = e->saved;
     size_t n = a->shape[a->ndim - 1], R = rows_of(a), nq = e->iarg[0];
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++)
         for (size_t j = 0; j < nq; j++) {
             double g = e->out->grad[r * nq + j], w = sv->w[j];
@@ -1479,7 +1739,7 @@ Tensor *op_copy(Tape *t, Tensor *a)
 static void copy_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0];
-    if (a->grad) for (size_t i = 0; i < a->size; i++) a->grad[i] += e->out->grad[i];
+    if (a->grad) add_into(a->grad, e->out->grad, a->size);
 }
 
 /* ========================================================================================
@@ -1492,6 +1752,7 @@ Tensor *op_l2_normalize(Tape *t, Tensor *a)
     size_t D = a->shape[a->ndim - 1], R = rows_of(a);
     Tensor *out = result(t, a->ndim, a->shape, a, NULL);
     real *norms = saved_alloc(t, R * sizeof *norms);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         double ss = 0;
         for (size_t j = 0; j < D; j++) ss += (double)a->data[r * D + j] * a->data[r * D + j];
@@ -1509,6 +1770,7 @@ static void l2_normalize_backward(TapeEntry *e)
     if (!a->grad) return;
     size_t D = a->shape[a->ndim - 1], R = rows_of(a);
     const real *norms = e->saved, *y = e->out->data, *g = e->out->grad;
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         double dot = 0, ss = 0;
         for (size_t j = 0; j < D; j++) {
@@ -1529,6 +1791,7 @@ Tensor *op_layer_norm(Tape *t, Tensor *a, Tensor *gamma, Tensor *beta, real eps)
     if ((gamma && gamma->size != D) || (beta && beta->size != D)) shape_error("layer_norm", a, gamma ? gamma : beta, "affine size differs from the last dim");
     Tensor *out = result_grad(t, a->ndim, a->shape, a->grad || (gamma && gamma->grad) || (beta && beta->grad));
     real *stats = saved_alloc(t, 2 * R * sizeof *stats);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         const real *x = a->data + r * D;
         double mu = 0, var = 0;
@@ -1552,37 +1815,51 @@ Tensor *op_layer_norm(Tape *t, Tensor *a, Tensor *gamma, Tensor *beta, real eps)
     return out;
 }
 /* xhat = (x - mu) rstd;  dgamma += sum_rows g xhat;  dbeta += sum_rows g;
- * dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),  dxhat = g gamma */
+ * dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),  dxhat = g gamma.
+ * dx row by row, then dgamma and dbeta column by column (each summed in row order). */
 static void layer_norm_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0], *gamma = e->in[1], *beta = e->in[2];
     size_t D = a->shape[a->ndim - 1], R = rows_of(a);
     const real *stats = e->saved, *g = e->out->grad;
-    double *dgamma = calloc(2 * D, sizeof *dgamma), *dbeta = dgamma + D;
-    if (!dgamma) rr_fatal("out of memory in layer_norm backward");
-    for (size_t r = 0; r < R; r++) {
-        const real *x = a->data + r * D, *gr = g + r * D;
-        double mu = stats[2 * r], rstd = stats[2 * r + 1], m1 = 0, m2 = 0;
-        for (size_t j = 0; j < D; j++) {
-            double xhat = (x[j] - mu) * rstd, dxhat = gr[j] * (gamma ? gamma->data[j] : 1);
-            dgamma[j] += gr[j] * xhat;
-            dbeta[j] += gr[j];
-            m1 += dxhat;
-            m2 += dxhat * xhat;
-        }
-        m1 /= (double)D;
-        m2 /= (double)D;
-        if (a->grad)
+    if (a->grad) {
+        OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
+        for (size_t r = 0; r < R; r++) {
+            const real *x = a->data + r * D, *gr = g + r * D;
+            double mu = stats[2 * r], rstd = stats[2 * r + 1], m1 = 0, m2 = 0;
+            for (size_t j = 0; j < D; j++) {
+                double xhat = (x[j] - mu) * rstd, dxhat = gr[j] * (gamma ? gamma->data[j] : 1);
+                m1 += dxhat;
+                m2 += dxhat * xhat;
+            }
+            m1 /= (double)D;
+            m2 /= (double)D;
             for (size_t j = 0; j < D; j++) {
                 double xhat = (x[j] - mu) * rstd, dxhat = gr[j] * (gamma ? gamma->data[j] : 1);
                 a->grad[r * D + j] += (real)(rstd * (dxhat - m1 - xhat * m2));
             }
+        }
     }
-    for (size_t j = 0; j < D; j++) {
-        if (gamma && gamma->grad) gamma->grad[j] += (real)dgamma[j];
-        if (beta && beta->grad) beta->grad[j] += (real)dbeta[j];
+    int dg = gamma && gamma->grad, db = beta && beta->grad;
+    if (!dg && !db) return;
+    enum { BLOCK = 64 };
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
+    for (size_t j0 = 0; j0 < D; j0 += BLOCK) {
+        size_t w = min_size(BLOCK, D - j0);
+        double dgamma[BLOCK] = {0}, dbeta[BLOCK] = {0};
+        for (size_t r = 0; r < R; r++) {
+            const real *x = a->data + r * D + j0, *gr = g + r * D + j0;
+            double mu = stats[2 * r], rstd = stats[2 * r + 1];
+            for (size_t j = 0; j < w; j++) {
+                dgamma[j] += gr[j] * ((x[j] - mu) * rstd);
+                dbeta[j] += gr[j];
+            }
+        }
+        for (size_t j = 0; j < w; j++) {
+            if (dg) gamma->grad[j0 + j] += (real)dgamma[j];
+            if (db) beta->grad[j0 + j] += (real)dbeta[j];
+        }
     }
-    free(dgamma);
 }
 
 /* Row-wise log-sum-exp with the maximum subtracted first. */
@@ -1600,6 +1877,7 @@ Tensor *op_softmax(Tape *t, Tensor *a)
 {
     size_t D = a->shape[a->ndim - 1], R = rows_of(a);
     Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         double lse = row_logsumexp(a->data + r * D, D);
         for (size_t j = 0; j < D; j++) out->data[r * D + j] = (real)exp(a->data[r * D + j] - lse);
@@ -1614,6 +1892,7 @@ static void softmax_backward(TapeEntry *e)
     if (!a->grad) return;
     size_t D = a->shape[a->ndim - 1], R = rows_of(a);
     const real *y = e->out->data, *g = e->out->grad;
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         double dot = 0;
         for (size_t j = 0; j < D; j++) dot += (double)g[r * D + j] * y[r * D + j];
@@ -1626,6 +1905,7 @@ Tensor *op_log_softmax(Tape *t, Tensor *a)
 {
     size_t D = a->shape[a->ndim - 1], R = rows_of(a);
     Tensor *out = result(t, a->ndim, a->shape, a, NULL);
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         double lse = row_logsumexp(a->data + r * D, D);
         for (size_t j = 0; j < D; j++) out->data[r * D + j] = (real)(a->data[r * D + j] - lse);
@@ -1640,6 +1920,7 @@ static void log_softmax_backward(TapeEntry *e)
     if (!a->grad) return;
     size_t D = a->shape[a->ndim - 1], R = rows_of(a);
     const real *y = e->out->data, *g = e->out->grad;
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         double sum = 0;
         for (size_t j = 0; j < D; j++) sum += g[r * D + j];
@@ -1673,6 +1954,8 @@ static void dropout_backward(TapeEntry *e)
  * Fused LSTM cell (gate order i, f, g, o as PyTorch), and the recurrence of a whole layer.
  * Saved per row: the activated gates i, f, g, o and tanh(c'), 5H values.
  * ====================================================================================== */
+
+enum { CELL_PARALLEL_MIN = 1 << 11 }; /* cells (five exp each) a loop needs to use the threads */
 
 /* One row: pre-activations z (4H) and c (H) -> h', c' (H); s (5H) saved for the backward. */
 static void cell_forward_row(size_t H, const real *z, const real *cp, real *h, real *cn, real *s)
@@ -1712,6 +1995,7 @@ void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_
     int grad = t->record && (gates->grad || c->grad);
     Tensor *h = result_grad(t, c->ndim, c->shape, grad), *cn = result_grad(t, c->ndim, c->shape, grad);
     real *act = arena_alloc_raw(&t->arena, 5 * H * B * sizeof *act);
+    OMP(parallel for schedule(static) if (B * H >= CELL_PARALLEL_MIN))
     for (size_t b = 0; b < B; b++)
         cell_forward_row(H, gates->data + b * 4 * H, c->data + b * H, h->data + b * H, cn->data + b * H, act + b * 5 * H);
     if (grad) {
@@ -1727,6 +2011,7 @@ static void lstm_cell_backward(TapeEntry *e)
 {
     Tensor *gates = e->in[0], *c = e->in[1], *h = e->out, *cn = e->out2;
     size_t H = c->shape[c->ndim - 1], B = rows_of(c);
+    OMP(parallel for schedule(static) if (B * H >= CELL_PARALLEL_MIN))
     for (size_t b = 0; b < B; b++)
         cell_backward_row(H, (const real *)e->saved + b * 5 * H, c->data + b * H, h->grad + b * H, cn->grad + b * H,
                           gates->grad ? gates->grad + b * 4 * H : NULL, c->grad ? c->grad + b * H : NULL);
@@ -1734,8 +2019,11 @@ static void lstm_cell_backward(TapeEntry *e)
 
 /* The recurrence of one LSTM layer from zero state, xg (B, T, G) = x W_ih^T + b_ih given:
  *   gates_t = xg_t + (h_{t-1} W_hh^T + b_hh),  (h_t, c_t) = cell(gates_t, c_{t-1})  -> h (B, T, H).
- * Saved: the cells' 5H values and c_t at every step. As one op, its backward forms
- * d W_hh = sum_t dgates_t^T h_{t-1} as a single matrix product over all B T rows. */
+ * Saved: the cells' 5H values and c_t at every step. As one op, W_hh is packed once for all
+ * T steps (forward and backward); the B sequences are independent, so each thread runs its
+ * share of them through all T steps (its rows of each step's product, then their cells)
+ * without waiting for the others; the backward forms d W_hh = sum_t dgates_t^T h_{t-1} as a
+ * single matrix product over all B T rows. */
 typedef struct SequenceSaved { real *act, *c; } SequenceSaved;
 
 Tensor *op_lstm_sequence(Tape *t, Tensor *xg, Tensor *W_hh, Tensor *b_hh)
@@ -1749,17 +2037,27 @@ Tensor *op_lstm_sequence(Tape *t, Tensor *xg, Tensor *W_hh, Tensor *b_hh)
     sv->act = arena_alloc_raw(&t->arena, B * T * 5 * H * sizeof(real));
     sv->c = arena_alloc_raw(&t->arena, B * T * H * sizeof(real));
     real *gates = rr_malloc(B * G * sizeof(real), "lstm gates"), *zero = rr_calloc(H, sizeof(real), "lstm state");
-    for (size_t s = 0; s < T; s++) {
-        for (size_t b = 0; b < B; b++) memcpy(gates + b * G, b_hh->data, G * sizeof(real));
-        if (s > 0) gemm_fast(B, G, H, h->data + (s - 1) * H, T * H, 0, W_hh->data, H, 1, gates, G); /* rows h[b, s-1] */
-        for (size_t b = 0; b < B; b++) {
-            real *z = gates + b * G;
-            const real *x = xg->data + (b * T + s) * G;
-            for (size_t k = 0; k < G; k++) z[k] = x[k] + z[k];
-            size_t r = b * T + s; /* row (b, s) */
-            cell_forward_row(H, z, s ? sv->c + (r - 1) * H : zero, h->data + r * H, sv->c + r * H, sv->act + r * 5 * H);
+    GemmPacked Wt;
+    gemm_pack(&Wt, H, G, W_hh->data, H, 1);                            /* W_hh^T (H, G) */
+    for (size_t b = 0; b < B; b++) memcpy(gates + b * G, b_hh->data, G * sizeof(real));
+    OMP(parallel num_threads(team_for(B * H >= CELL_PARALLEL_MIN, Wt.threads)))
+    {
+        size_t b0, b1;                 /* this thread's sequences, from the first step to the last */
+        share(B, &b0, &b1);
+        real *Ap = a_block(&Wt, (size_t)thread_index());
+        for (size_t s = 0; s < T && b0 < b1; s++) {
+            if (s > 0) gemm_part(b0, b1, 0, G, h->data + (s - 1) * H, T * H, 0, &Wt, gates, G, Ap); /* rows h[b, s-1] */
+            for (size_t b = b0; b < b1; b++) {
+                real *z = gates + b * G;
+                const real *x = xg->data + (b * T + s) * G;
+                for (size_t k = 0; k < G; k++) z[k] = x[k] + z[k];
+                size_t r = b * T + s; /* row (b, s) */
+                cell_forward_row(H, z, s ? sv->c + (r - 1) * H : zero, h->data + r * H, sv->c + r * H, sv->act + r * 5 * H);
+                memcpy(z, b_hh->data, G * sizeof(real)); /* the next step's gates begin at b_hh */
+            }
         }
     }
+    gemm_pack_free(&Wt);
     free(gates);
     free(zero);
     if (h->grad) {
@@ -1782,21 +2080,28 @@ static void lstm_sequence_backward(TapeEntry *e)
     real *dgates = rr_calloc(B * T * G, sizeof(real), "lstm backward");
     real *dh = rr_calloc(B * H, sizeof(real), "lstm backward"), *dc = rr_calloc(B * H, sizeof(real), "lstm backward");
     real *dc_prev = rr_malloc(B * H * sizeof(real), "lstm backward"), *zero = rr_calloc(H, sizeof(real), "lstm backward");
-    for (size_t s = T; s-- > 0;) {
-        memset(dc_prev, 0, B * H * sizeof(real));
-        for (size_t b = 0; b < B; b++) {
-            size_t r = b * T + s;
-            real *dhb = dh + b * H;
-            for (size_t j = 0; j < H; j++) dhb[j] += h->grad[r * H + j];
-            cell_backward_row(H, sv->act + r * 5 * H, s ? sv->c + (r - 1) * H : zero, dhb, dc + b * H,
-                              dgates + r * G, dc_prev + b * H);
+    GemmPacked W;
+    gemm_pack(&W, G, H, W_hh->data, H, 0);                             /* W_hh (G, H) */
+    OMP(parallel num_threads(team_for(B * H >= CELL_PARALLEL_MIN, W.threads)))
+    {
+        size_t b0, b1;                 /* this thread's sequences, from the last step to the first */
+        share(B, &b0, &b1);
+        real *Ap = a_block(&W, (size_t)thread_index());
+        for (size_t s = T; s-- > 0 && b0 < b1;) {
+            for (size_t b = b0; b < b1; b++) {
+                size_t r = b * T + s;
+                real *dhb = dh + b * H, *dcb = dc + b * H, *dcp = dc_prev + b * H;
+                for (size_t j = 0; j < H; j++) dhb[j] += h->grad[r * H + j];
+                memset(dcp, 0, H * sizeof(real));
+                cell_backward_row(H, sv->act + r * 5 * H, s ? sv->c + (r - 1) * H : zero, dhb, dcb, dgates + r * G, dcp);
+                memcpy(dcb, dcp, H * sizeof(real));
+                memset(dhb, 0, H * sizeof(real));
+            }
+            if (s > 0) gemm_part(b0, b1, 0, H, dgates + s * G, T * G, 0, &W, dh, H, Ap); /* rows dgates[b, s] */
         }
-        memcpy(dc, dc_prev, B * H * sizeof(real));
-        memset(dh, 0, B * H * sizeof(real));
-        if (s > 0) gemm_fast(B, H, G, dgates + s * G, T * G, 0, W_hh->data, H, 0, dh, H); /* rows dgates[b, s] */
     }
-    if (xg->grad)
-        for (size_t i = 0; i < B * T * G; i++) xg->grad[i] += dgates[i];
+    gemm_pack_free(&W);
+    if (xg->grad) add_into(xg->grad, dgates, B * T * G);
     if (W_hh->grad) {
         real *h_prev = rr_calloc(B * T * H, sizeof(real), "lstm backward");
         for (size_t b = 0; b < B; b++) memcpy(h_prev + (b * T + 1) * H, h->data + b * T * H, (T - 1) * H * sizeof(real));
@@ -1825,15 +2130,20 @@ Tensor *op_cross_entropy(Tape *t, Tensor *logits, const int32_t *labels)
     CrossEntropySaved *sv = saved_alloc(t, sizeof *sv);
     real *p = sv->p = saved_alloc(t, R * K * sizeof *p);
     int32_t *y = sv->labels = saved_alloc(t, R * sizeof *y);
-    double total = 0;
+    double *row_loss = rr_malloc((R ? R : 1) * sizeof *row_loss, "cross-entropy rows"), total;
     for (size_t r = 0; r < R; r++) {
         if (labels[r] < 0 || (size_t)labels[r] >= K) rr_fatal("cross_entropy: label %d outside 0..%zu", (int)labels[r], K - 1);
-        const real *z = logits->data + r * K;
-        double lse = row_logsumexp(z, K);
-        total += lse - z[labels[r]];
-        for (size_t k = 0; k < K; k++) p[r * K + k] = (real)exp(z[k] - lse);
         y[r] = labels[r];
     }
+    OMP(parallel for schedule(static) if (logits->size >= PARALLEL_MIN))
+    for (size_t r = 0; r < R; r++) {
+        const real *z = logits->data + r * K;
+        double lse = row_logsumexp(z, K);
+        row_loss[r] = lse - z[y[r]];
+        for (size_t k = 0; k < K; k++) p[r * K + k] = (real)exp(z[k] - lse);
+    }
+    CHUNKED_SUM(total, R, r, row_loss[r]);
+    free(row_loss);
     out->data[0] = (real)(total / (double)R);
     if (out->grad) push(t, OP_CROSS_ENTROPY, out, logits, NULL)->saved = sv;
     return out;
@@ -1847,6 +2157,7 @@ static void cross_entropy_backward(TapeEntry *e)
     const real *p = sv->p;
     const int32_t *y = sv->labels;
     real g = e->out->grad[0] / (real)R;
+    OMP(parallel for schedule(static) if (z->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++)
         for (size_t k = 0; k < K; k++) z->grad[r * K + k] += g * (p[r * K + k] - ((int32_t)k == y[r]));
 }
@@ -1856,11 +2167,9 @@ Tensor *op_bce_logits(Tape *t, Tensor *logits, Tensor *targets)
 {
     if (logits->size != targets->size) shape_error("bce_logits", logits, targets, "sizes differ");
     Tensor *out = result(t, 1, (size_t[]){1}, logits, targets);
-    double total = 0;
-    for (size_t i = 0; i < logits->size; i++) {
-        double z = logits->data[i], y = targets->data[i];
-        total += (z > 0 ? z : 0) - z * y + log1p(exp(-fabs(z)));
-    }
+    const real *zs = logits->data, *ys = targets->data;
+    double total;
+    CHUNKED_SUM(total, logits->size, i, ((double)zs[i] > 0 ? (double)zs[i] : 0) - (double)zs[i] * ys[i] + log1p(exp(-fabs((double)zs[i]))));
     out->data[0] = (real)(total / (double)logits->size);
     if (out->grad) push(t, OP_BCE_LOGITS, out, logits, targets);
     return out;
@@ -1869,6 +2178,7 @@ static void bce_logits_backward(TapeEntry *e)
 {
     Tensor *z = e->in[0], *y = e->in[1];
     real g = e->out->grad[0] / (real)z->size;
+    OMP(parallel for schedule(static) if (z->size >= PARALLEL_MIN))
     for (size_t i = 0; i < z->size; i++) {
         if (z->grad) z->grad[i] += g * (sigmoid(z->data[i]) - y->data[i]);
         if (y->grad) y->grad[i] -= g * z->data[i];
@@ -1880,8 +2190,9 @@ Tensor *op_mse(Tape *t, Tensor *a, Tensor *b)
 {
     if (a->size != b->size) shape_error("mse", a, b, "sizes differ");
     Tensor *out = result(t, 1, (size_t[]){1}, a, b);
-    double total = 0;
-    for (size_t i = 0; i < a->size; i++) total += ((double)a->data[i] - b->data[i]) * ((double)a->data[i] - b->data[i]);
+    const real *x = a->data, *y = b->data;
+    double total;
+    CHUNKED_SUM(total, a->size, i, ((double)x[i] - y[i]) * ((double)x[i] - y[i]));
     out->data[0] = (real)(total / (double)a->size);
     if (out->grad) push(t, OP_MSE, out, a, b);
     return out;
@@ -1890,6 +2201,7 @@ static void mse_backward(TapeEntry *e)
 {
     Tensor *a = e->in[0], *b = e->in[1];
     real g = 2 * e->out->grad[0] / (real)a->size;
+    OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t i = 0; i < a->size; i++) {
         real d = a->data[i] - b->data[i];
         if (a->grad) a->grad[i] += g * d;
@@ -1902,8 +2214,9 @@ Tensor *op_total_variation(Tape *t, Tensor *p, Tensor *q)
 {
     if (p->size != q->size || p->shape[p->ndim - 1] != q->shape[q->ndim - 1]) shape_error("total_variation", p, q, "shapes differ");
     Tensor *out = result(t, 1, (size_t[]){1}, p, q);
-    double total = 0;
-    for (size_t i = 0; i < p->size; i++) total += fabs((double)p->data[i] - q->data[i]);
+    const real *x = p->data, *y = q->data;
+    double total;
+    CHUNKED_SUM(total, p->size, i, fabs((double)x[i] - y[i]));
     out->data[0] = (real)(0.5 * total / (double)rows_of(p));
     if (out->grad) push(t, OP_TOTAL_VARIATION, out, p, q);
     return out;
@@ -1912,6 +2225,7 @@ static void total_variation_backward(TapeEntry *e)
 {
     Tensor *p = e->in[0], *q = e->in[1];
     real g = e->out->grad[0] * (real)0.5 / (real)rows_of(p);
+    OMP(parallel for schedule(static) if (p->size >= PARALLEL_MIN))
     for (size_t i = 0; i < p->size; i++) {
         real d = p->data[i] - q->data[i], s = d > 0 ? g : d < 0 ? -g : 0;
         if (p->grad) p->grad[i] += s;
@@ -1925,8 +2239,9 @@ Tensor *op_kl_div(Tape *t, Tensor *log_p, Tensor *log_q)
 {
     if (log_p->size != log_q->size || log_p->shape[log_p->ndim - 1] != log_q->shape[log_q->ndim - 1]) shape_error("kl_div", log_p, log_q, "shapes differ");
     Tensor *out = result(t, 1, (size_t[]){1}, log_p, log_q);
-    double total = 0;
-    for (size_t i = 0; i < log_p->size; i++) total += exp((double)log_p->data[i]) * ((double)log_p->data[i] - log_q->data[i]);
+    const real *lp = log_p->data, *lq = log_q->data;
+    double total;
+    CHUNKED_SUM(total, log_p->size, i, exp((double)lp[i]) * ((double)lp[i] - lq[i]));
     out->data[0] = (real)(total / (double)rows_of(log_p));
     if (out->grad) push(t, OP_KL_DIV, out, log_p, log_q);
     return out;
@@ -1935,6 +2250,7 @@ static void kl_div_backward(TapeEntry *e)
 {
     Tensor *lp = e->in[0], *lq = e->in[1];
     real g = e->out->grad[0] / (real)rows_of(lp);
+    OMP(parallel for schedule(static) if (lp->size >= PARALLEL_MIN))
     for (size_t i = 0; i < lp->size; i++) {
         real p = EXP(lp->data[i]);
         if (lp->grad) lp->grad[i] += g * p * (lp->data[i] - lq->data[i] + 1);
@@ -1977,6 +2293,48 @@ static const BackwardFn backward_of[OP_COUNT] = {
     [OP_BCE_LOGITS] = bce_logits_backward, [OP_MSE] = mse_backward,
     [OP_TOTAL_VARIATION] = total_variation_backward, [OP_KL_DIV] = kl_div_backward,
 };
+
+/* ========================================================================================
+ * The work of a tape: the matrix products its entries ran and its backward runs, each
+ * 2 M N K flops (a multiply and an add per term), counted from the recorded shapes.
+ * ====================================================================================== */
+
+void tape_flops(const Tape *t, double *forward, double *backward)
+{
+    double fw = 0, bw = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        const TapeEntry *e = &t->entries[i];
+        const Tensor *a = e->in[0], *b = e->in[1];
+        double product = 0; /* one product of the forward's shape */
+        int grads = (a && a->grad) + (b && b->grad);
+        switch (e->op) {
+        case OP_MATMUL: { /* out (.., M, N), K the inner dim */
+            size_t K = e->iarg[0] ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
+            product = 2.0 * (double)e->out->size * (double)K;
+            break;
+        }
+        case OP_LINEAR: /* x (R, in), W (out, in) */
+            product = 2.0 * (double)rows_of(a) * (double)a->shape[a->ndim - 1] * (double)b->shape[0];
+            break;
+        case OP_LINEAR_BATCHED: /* x (B, M, in), W (B, out, in) */
+            product = 2.0 * (double)a->size * (double)b->shape[1];
+            break;
+        case OP_LSTM_SEQUENCE: { /* xg (B, T, G), W_hh (G, H): h_{t-1} W_hh^T for t >= 1 */
+            size_t B = a->shape[0], T = a->shape[1], G = b->shape[0], H = b->shape[1];
+            double step = 2.0 * (double)B * (double)G * (double)H;
+            fw += step * (double)(T - 1);
+            bw += step * (double)(T - 1) + (b->grad ? step * (double)T : 0); /* dh_{t-1}; dW_hh over all B T rows */
+            continue;
+        }
+        default:
+            continue;
+        }
+        fw += product;
+        bw += product * grads;
+    }
+    *forward = fw;
+    *backward = bw;
+}
 
 /* ========================================================================================
  * Parameters: one flat buffer each for values, gradients and AdamW moments
@@ -2041,16 +2399,19 @@ size_t paramset_offset(const ParamSet *ps, size_t i) { return ps->offsets[i]; }
 
 double paramset_grad_norm(const ParamSet *ps)
 {
-    double ss = 0;
-    for (size_t i = 0; i < ps->n; i++) ss += (double)ps->grad[i] * ps->grad[i];
+    const real *g = ps->grad;
+    double ss;
+    CHUNKED_SUM(ss, ps->n, i, (double)g[i] * g[i]);
     return sqrt(ss);
 }
 
 double paramset_clip_grad_norm(ParamSet *ps, double max_norm)
 {
     double norm = paramset_grad_norm(ps), coef = max_norm / (norm + 1e-6);
-    if (coef < 1)
+    if (coef < 1) {
+        OMP(parallel for schedule(static) if (ps->n >= PARALLEL_MIN))
         for (size_t i = 0; i < ps->n; i++) ps->grad[i] = (real)(ps->grad[i] * coef);
+    }
     return norm;
 }
 
@@ -2083,6 +2444,7 @@ void adamw_step(ParamSet *ps, const AdamW *opt)
     double b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
     real *restrict theta = ps->data, *restrict m = ps->m, *restrict v = ps->v;
     const real *restrict grad = ps->grad; /* four separate buffers: the loop vectorises */
+    OMP(parallel for schedule(static) if (ps->n >= PARALLEL_MIN))
     for (size_t i = 0; i < ps->n; i++) {
         double g = grad[i];
         double mi = b1 * m[i] + (1 - b1) * g;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>   /* clock: the CPU time of benchmarks */
 #include <unistd.h> /* isatty: progress lines redraw on a terminal, and stay sparse in logs */
 
 #include "rnnrep.h"
@@ -81,11 +82,17 @@ typedef struct Option {
     const char *text;        /* the value as written (NULL for a flag) */
 } Option;
 
+/* The help line of --threads (set_threads), in the help of every command that takes it. */
+#define THREADS_HELP                                                                             \
+    "  --threads N        threads, 1..256 (default: RNNREP_THREADS, else OMP_NUM_THREADS, else\n" \
+    "                     every core); the results are the same bit for bit at any count\n"
+
 typedef struct CommandLine {
     const char *name;        /* "rnnrep zoo merge": begins every message */
     const char *help;        /* printed by --help */
     Option *options;
     size_t noptions;
+    int threads;             /* 1: the command computes and takes --threads N (see set_threads) */
     const char *arguments;   /* the positional arguments for messages ("DIR"), or NULL for none */
     size_t min_args, max_args;
     const char **args;       /* room for max_args; the parser fills args[0 .. nargs) */
@@ -186,12 +193,53 @@ static int parse_value(const CommandLine *cl, Option *o, const char *text)
     return 0;
 }
 
+/* --threads N, which every command that computes accepts (CommandLine.threads), with the
+ * same parsing as its own options. */
+static size_t threads_value;
+static Option threads_option = {.name = "--threads", .type = OPT_SIZE, .value = &threads_value, .min = 1, .max = RR_MAX_THREADS};
+static const char threads_variable[] = "RNNREP_THREADS";
+
 /* Whether the option called name (with its dashes) was given. */
 static int given(const CommandLine *cl, const char *name)
 {
     for (size_t k = 0; k < cl->noptions; k++)
         if (!strcmp(cl->options[k].name, name)) return cl->options[k].given;
+    return cl->threads && !strcmp(name, threads_option.name) && threads_option.given;
+}
+
+/* The threads of this process (rr_set_threads): --threads N, else RNNREP_THREADS, else
+ * OpenMP's default (OMP_NUM_THREADS, else every core). The results are the same bit for bit
+ * at any count, so the default is the fastest on a machine of one's own. 0, or EXIT_USAGE
+ * after a message when RNNREP_THREADS is not a number in 1..RR_MAX_THREADS. */
+static int set_threads(const CommandLine *cl)
+{
+    const char *env = getenv(threads_variable);
+    if (threads_option.given) {
+        rr_set_threads(threads_value);
+    } else if (env) {
+        Option o = threads_option;
+        o.name = threads_variable;
+        o.text = env;
+        const char *end;
+        uint64_t v;
+        if (parse_number(cl, &o, env, '\0', &v, &end)) return EXIT_USAGE;
+        rr_set_threads((size_t)v);
+    }
     return 0;
+}
+
+/* Before a command starts worker processes (--jobs): they already share the cores out, so
+ * each worker (which inherits the environment) runs on one thread, unless this command was
+ * given --threads N (then N each) or RNNREP_THREADS (inherited as it is). */
+static void set_worker_threads(void)
+{
+    if (threads_option.given) {
+        char text[32];
+        snprintf(text, sizeof text, "%zu", threads_value);
+        setenv(threads_variable, text, 1);
+    } else if (!getenv(threads_variable)) {
+        setenv(threads_variable, "1", 1);
+    }
 }
 
 /* The words of command, then the options given on cl except those named in `except`, as
@@ -246,6 +294,8 @@ static int parse_command_line(CommandLine *cl, int argc, char **argv, int *exit_
         cl->options[k].given = 0;
         cl->options[k].text = NULL;
     }
+    threads_option.given = 0;
+    threads_option.text = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (i == options_end) continue;
@@ -262,6 +312,7 @@ static int parse_command_line(CommandLine *cl, int argc, char **argv, int *exit_
         Option *o = NULL;
         for (size_t k = 0; k < cl->noptions; k++)
             if (strlen(cl->options[k].name) == len && !strncmp(cl->options[k].name, a, len)) o = &cl->options[k];
+        if (!o && cl->threads && strlen(threads_option.name) == len && !strncmp(threads_option.name, a, len)) o = &threads_option;
         if (!o) return usage_error(cl, "unknown option '%.*s'", (int)len, a), 0;
         if (o->given) return usage_error(cl, "%s given twice", o->name), 0;
         o->given = 1;
@@ -279,15 +330,27 @@ static int parse_command_line(CommandLine *cl, int argc, char **argv, int *exit_
     for (size_t k = 0; k < cl->noptions; k++)
         if (cl->options[k].required && !cl->options[k].given) return usage_error(cl, "%s is required", cl->options[k].name), 0;
     if (cl->nargs < cl->min_args) return usage_error(cl, "missing %s", cl->arguments), 0;
+    if (cl->threads && set_threads(cl)) return 0;
     return *exit_code = 0, 1;
 }
 
 /* ========================================================================================
- * bench: one tab-separated line per benchmark: name, ms per iteration (median of repeats
- * after a warm-up), GFLOP/s.
+ * bench: one tab-separated line per benchmark. The columns (new ones are added at the end):
+ *   name     the benchmark
+ *   ms       wall-clock milliseconds per call (median of repeats after a warm-up)
+ *   GFLOP/s  flops per call / wall time (0 when not counted)
+ *   threads  rr_threads() during the run
+ *   cpu_ms   process CPU milliseconds per call, all threads together (under load, the
+ *            better measure of the work: it leaves out the time spent waiting for a core)
+ *   GFLOP    flops per call (0 when not counted)
+ *   of_gemm  GFLOP/s as a fraction of gemm-256-fast's, timed in the same run
  * ====================================================================================== */
 
 typedef void (*BenchFn)(void *ctx);
+
+typedef struct BenchTime {
+    double wall, cpu;          /* seconds per call */
+} BenchTime;
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -296,10 +359,10 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* After two warm-up calls, finds how many calls take about 0.1 s, then times 7 such repeats
- * (3 single calls when one call takes over a second); prints the median per call. */
-static void bench_run(const char *name, double flops, BenchFn fn, void *ctx)
+ * (3 single calls when one call takes over a second); the medians per call. */
+static BenchTime bench_time(BenchFn fn, void *ctx)
 {
-    double times[7], t0;
+    double wall[7], cpu[7], t0;
     long iters = 1;
     fn(ctx); /* warm-up: the first call sizes the tape's arena, the second settles in it */
     t0 = rr_seconds();
@@ -314,12 +377,25 @@ static void bench_run(const char *name, double flops, BenchFn fn, void *ctx)
     }
     for (int r = 0; r < repeats; r++) {
         double start = rr_seconds();
+        clock_t c0 = clock();
         for (long i = 0; i < iters; i++) fn(ctx);
-        times[r] = (rr_seconds() - start) / (double)iters;
+        wall[r] = (rr_seconds() - start) / (double)iters;
+        cpu[r] = (double)(clock() - c0) / CLOCKS_PER_SEC / (double)iters;
     }
-    qsort(times, (size_t)repeats, sizeof times[0], cmp_double);
-    double t = times[repeats / 2];
-    printf("%s\t%.4f\t%.2f\n", name, 1e3 * t, flops > 0 ? flops / t * 1e-9 : 0.0);
+    qsort(wall, (size_t)repeats, sizeof wall[0], cmp_double);
+    qsort(cpu, (size_t)repeats, sizeof cpu[0], cmp_double);
+    BenchTime t = {wall[repeats / 2], cpu[repeats / 2]};
+    return t;
+}
+
+/* gemm-256-fast's GFLOP/s in this run (the reference of of_gemm), once it has run. */
+static double gemm_reference;
+
+static void bench_print(const char *name, BenchTime t, double flops)
+{
+    double rate = flops > 0 ? flops / t.wall * 1e-9 : 0.0;
+    printf("%s\t%.4f\t%.2f\t%zu\t%.4f\t%.4f\t%.3f\n", name, 1e3 * t.wall, rate, rr_threads(), 1e3 * t.cpu, flops * 1e-9,
+           gemm_reference > 0 ? rate / gemm_reference : 0.0);
     fflush(stdout);
 }
 
@@ -336,7 +412,8 @@ static void gemm_bench_fn(void *ctx)
     else gemm_fast(g->M, g->N, g->K, g->A, g->K, 0, g->B, g->N, 0, g->C, g->N);
 }
 
-static void bench_gemm(const char *name, size_t M, size_t N, size_t K)
+/* name-fast, then name-naive unless fast_only; gemm-256-fast sets the reference. */
+static void bench_gemm(const char *name, size_t M, size_t N, size_t K, int fast_only)
 {
     Rng rng;
     rng_seed(&rng, 1);
@@ -347,18 +424,34 @@ static void bench_gemm(const char *name, size_t M, size_t N, size_t K)
     for (size_t i = 0; i < M * K; i++) g.A[i] = (real)(rng_uniform(&rng) - 0.5);
     for (size_t i = 0; i < K * N; i++) g.B[i] = (real)(rng_uniform(&rng) - 0.5);
     char full[64];
-    for (int naive = 0; naive < 2; naive++) {
+    for (int naive = 0; naive < 2 - fast_only; naive++) {
         g.naive = naive;
         snprintf(full, sizeof full, "%s-%s", name, naive ? "naive" : "fast");
-        bench_run(full, 2.0 * M * N * K, gemm_bench_fn, &g);
+        BenchTime t = bench_time(gemm_bench_fn, &g);
+        if (!naive && !strcmp(name, "gemm-256")) gemm_reference = 2.0 * M * N * K / t.wall * 1e-9;
+        bench_print(full, t, 2.0 * M * N * K);
     }
     free(g.A);
     free(g.B);
     free(g.C);
 }
 
+/* The flops of the products on a tape after a training step: forward and backward. */
+static double step_flops(const Tape *t)
+{
+    double forward, backward;
+    tape_flops(t, &forward, &backward);
+    return forward + backward;
+}
+
 /* One emulation training step at the paper's configuration: batch 64, one stored sequence
- * each, encoder + emulator forward and backward, AdamW. Random θ from PyTorch's init. */
+ * each, encoder + emulator forward and backward, AdamW. Random θ from PyTorch's init.
+ * Its flops are those of the matrix products, counted by tape_flops from the shapes on the
+ * step's tape: the emulator's (the input and output projections, and per LSTM layer the input
+ * product x W_ih^T over B T rows and the recurrent h W_hh^T over B (T - 1)), in the forward
+ * and once more for each operand with a gradient in the backward (about 3 times the forward
+ * for the LSTM layers), plus the encoder's products counted the same way. Elementwise work
+ * (the cells' exp and tanh, AdamW) is not counted, so the rate is that of the products. */
 typedef struct StepBench {
     EmulationTrainer trainer;
     EmulationBatch batch;
@@ -400,7 +493,8 @@ static void bench_step(EncoderKind kind, ZooShape z, const char *task)
     s.batch = (EmulationBatch){B, T, theta, x, y};
     char name[64];
     snprintf(name, sizeof name, "step-%s-%s", encoder_facts[kind].name, task);
-    bench_run(name, 0, step_bench_fn, &s);
+    BenchTime t = bench_time(step_bench_fn, &s);
+    bench_print(name, t, step_flops(&s.trainer.tape));  /* the tape holds the last step */
     emulation_trainer_free(&s.trainer);
     encoder_free(&enc);
     emulator_free(&em);
@@ -410,7 +504,8 @@ static void bench_step(EncoderKind kind, ZooShape z, const char *task)
 }
 
 /* One training update of a zoo RNN at the paper's configuration: batch 32, 41 steps
- * (formal languages, one-hot tokens) or 50 steps (MNIST tiles). */
+ * (formal languages, one-hot tokens) or 50 steps (MNIST tiles); flops as for the emulation
+ * step, from its tape. */
 typedef struct ZooStepBench {
     ZooLstm model;
     Tape tape;
@@ -445,9 +540,8 @@ static void bench_zoo_step(const char *name, ZooShape z, size_t T)
         if (z.I == z.O) s.x[i * z.I + rng_below(&rng, z.I)] = 1; /* one-hot tokens */
         else for (size_t k = 0; k < z.I; k++) s.x[i * z.I + k] = (real)rng_normal(&rng);
     }
-    /* forward + backward: about 3 times the forward's 2 * B * T * (4H (I + H) + 4H (2H) + O H) flops */
-    double flops = 3.0 * 2 * s.B * T * (4.0 * z.H * (z.I + z.H) + 4.0 * z.H * 2 * z.H + (double)z.O * z.H);
-    bench_run(name, flops, zoo_step_bench_fn, &s);
+    BenchTime t = bench_time(zoo_step_bench_fn, &s);
+    bench_print(name, t, step_flops(&s.tape));
     zoo_lstm_free(&s.model);
     tape_free(&s.tape);
     free(s.x);
@@ -479,26 +573,32 @@ static const char *const bench_names[] = {
 };
 
 static const char bench_help[] =
-    "usage: rnnrep bench [NAME...]\n"
+    "usage: rnnrep bench [--threads N] [NAME...]\n"
     "\n"
-    "Prints one tab-separated line per benchmark: name, milliseconds per iteration\n"
-    "(median of 7 repeats after two warm-up calls; 3 repeats for calls over a second) and\n"
-    "GFLOP/s where the flop count is known (else 0). A NAME selects every benchmark whose\n"
-    "name starts with it (the fast and naive kernels are timed together). One thread,\n"
-    "float. Benchmarks:\n"
+    "Prints one tab-separated line per benchmark, under a header line: name; ms, wall-clock\n"
+    "milliseconds per call (median of 7 repeats after two warm-up calls; 3 repeats for calls\n"
+    "over a second); GFLOP/s where the flops are counted (else 0); threads; cpu_ms, the\n"
+    "process's CPU milliseconds per call over all threads; GFLOP per call; of_gemm, the\n"
+    "GFLOP/s as a fraction of gemm-256-fast's in the same run (timed first whenever a step\n"
+    "is). A step's flops are those of its matrix products, forward and backward, counted from\n"
+    "the shapes on its tape. A NAME selects every benchmark whose name starts with it (the\n"
+    "fast and naive kernels are timed together). Float. Benchmarks:\n"
     "  gemm-256-fast, gemm-256-naive    256x256x256 matrix product\n"
     "  gemm-lstm-fast, gemm-lstm-naive  32x38 times 38x128, the zoo LSTM's gate product\n"
     "  zoo-step-formal, zoo-step-mnist  one AdamW update of a zoo RNN: batch 32, 41 / 50 steps\n"
     "  step-ENCODER-formal, step-ENCODER-mnist   one emulation training step at the paper's\n"
     "                     configuration (batch 64, encoder + emulator forward and backward,\n"
     "                     AdamW) for ENCODER in stats, flat, transformer, dws,\n"
-    "                     noninteractive, interactive. The transformer needs about 7 GB.\n";
+    "                     noninteractive, interactive. The transformer needs about 7 GB.\n"
+    "\n"
+    "options:\n"
+    THREADS_HELP;
 
 static int cmd_bench(int argc, char **argv)
 {
     const char *names[64];
     int rc;
-    CommandLine cl = {.name = "rnnrep bench", .help = bench_help, .arguments = "NAME...", .max_args = COUNT(names), .args = names};
+    CommandLine cl = {.name = "rnnrep bench", .help = bench_help, .arguments = "NAME...", .max_args = COUNT(names), .args = names, .threads = 1};
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     size_t n = cl.nargs;
     for (size_t i = 0; i < n; i++) {
@@ -506,10 +606,14 @@ static int cmd_bench(int argc, char **argv)
         for (size_t b = 0; b < COUNT(bench_names); b++) known |= matches(bench_names[b], names[i]);
         if (!known) return usage_error(&cl, "no benchmark matches '%s'", names[i]);
     }
-    printf("name\tms\tGFLOP/s\n");
-    if (selected("gemm-256", names, n)) bench_gemm("gemm-256", 256, 256, 256);
+    int steps = 0; /* whether a step is selected: it needs the reference */
+    for (size_t b = 0; b < COUNT(bench_names); b++)
+        steps |= strstr(bench_names[b], "step-") && selected(bench_names[b], names, n);
+    printf("name\tms\tGFLOP/s\tthreads\tcpu_ms\tGFLOP\tof_gemm\n");
+    if (selected("gemm-256", names, n)) bench_gemm("gemm-256", 256, 256, 256, 0);
+    else if (steps) bench_gemm("gemm-256", 256, 256, 256, 1);
     /* The zoo LSTM's gate product: (B=32, I+H=38) x (38, 4H=128). */
-    if (selected("gemm-lstm", names, n)) bench_gemm("gemm-lstm", 32, 128, 38);
+    if (selected("gemm-lstm", names, n)) bench_gemm("gemm-lstm", 32, 128, 38, 0);
     if (selected("zoo-step-formal", names, n)) bench_zoo_step("zoo-step-formal", ZOO_FORMAL, 41);
     if (selected("zoo-step-mnist", names, n)) bench_zoo_step("zoo-step-mnist", ZOO_MNIST, 50);
     for (int task = 0; task < 2; task++)
@@ -599,12 +703,15 @@ static const char invariance_help[] =
     "For each encoder at the paper's configuration (random initialisation) and a batch of\n"
     "4 randomly initialised zoo RNNs, prints max |E(θ) - E(πθ)| / max |E(θ)|, where π is a\n"
     "random permutation of the hidden neurons of each LSTM layer (SPEC.md §1). Invariant\n"
-    "encoders show rounding error only (about 1e-7 in float).\n";
+    "encoders show rounding error only (about 1e-7 in float).\n"
+    "\n"
+    "options:\n"
+    THREADS_HELP;
 
 static int cmd_invariance(int argc, char **argv)
 {
     int rc;
-    CommandLine cl = {.name = "rnnrep invariance", .help = invariance_help};
+    CommandLine cl = {.name = "rnnrep invariance", .help = invariance_help, .threads = 1};
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     Rng rng;
     rng_seed(&rng, 11);
@@ -683,7 +790,9 @@ static const char zoo_help[] =
     "                     vendored 10,000 digits: PREFIX/share/rnnrep/mnist10k as make\n"
     "                     install put them, else zoo/data/mnist10k in the source tree\n"
     "  --slice A:B        generate runs A..B-1 only (merge slices with 'rnnrep zoo merge')\n"
-    "  --jobs N           N worker processes (1..256), each a slice; merged into DIR at the end\n"
+    "  --jobs N           N worker processes (1..256), each a slice; merged into DIR at the end;\n"
+    "                     each worker on one thread unless --threads or RNNREP_THREADS say\n"
+    THREADS_HELP
     "  --resume           continue an interrupted generation in DIR\n"
     "  --parent PID       (given by --jobs to its workers) stop when process PID has ended\n"
     "\n"
@@ -727,7 +836,7 @@ static int zoo_generate_command(ZooKind kind, const char *name, int argc, char *
         {.name = "--resume", .type = OPT_FLAG, .value = &resume},
         {.name = "--parent", .type = OPT_U64, .value = &parent, .min = 1, .max = UINT64_MAX},
     };
-    CommandLine cl = {.name = name, .help = zoo_help, .options = options, .noptions = COUNT(options)};
+    CommandLine cl = {.name = name, .help = zoo_help, .options = options, .noptions = COUNT(options), .threads = 1};
     /* The preset sets every default: the first reading finds it, the second lays the options
      * over the preset's settings. */
     memset(&s, 0, sizeof s);
@@ -755,6 +864,7 @@ static int zoo_generate_command(ZooKind kind, const char *name, int argc, char *
         const char *command[] = {program_path, "zoo", kind == ZOO_KIND_FORMAL ? "formal" : "mnist"};
         const char *placing[] = {"--out", "--slice", "--jobs", "--resume", "--parent"};
         char **worker = worker_command(&cl, command, COUNT(command), placing, COUNT(placing));
+        set_worker_threads();
         rc = zoo_generate_jobs(&s, out, first, last, jobs, resume, worker, err);
         free_words(worker);
         if (rc) return fprintf(stderr, "%s: %s\n", name, err), 1;
@@ -848,7 +958,8 @@ static const char train_help[] =
     "                     cloned performance: snapshots per split (20), formal-language samples\n"
     "                     (64), MNIST evaluation images (1000)\n"
     "  --mnist-dir DIR    MNIST digits for the clone's accuracy (the vendored ones)\n"
-    "  --resume           continue the run in RUN (its settings must be the same)\n";
+    "  --resume           continue the run in RUN (its settings must be the same)\n"
+    THREADS_HELP;
 
 /* Progress on stderr: a line redrawn in place on a terminal (step, loss, steps per second, time
  * left); every evaluation's line, on a terminal or in a log. */
@@ -911,7 +1022,7 @@ static int cmd_train(int argc, char **argv)
         {.name = "--mnist-dir", .type = OPT_TEXT, .value = &mnist_dir, .min = 1, .max = sizeof s.mnist_dir - 1},
         {.name = "--resume", .type = OPT_FLAG, .value = &resume},
     };
-    CommandLine cl = {.name = "rnnrep train", .help = train_help, .options = options, .noptions = COUNT(options)};
+    CommandLine cl = {.name = "rnnrep train", .help = train_help, .options = options, .noptions = COUNT(options), .threads = 1};
     /* As for zoos: the first reading finds the preset, the second lays the options over it. */
     memset(&s, 0, sizeof s);
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
@@ -944,7 +1055,10 @@ static const char embed_help[] =
     "usage: rnnrep embed --run RUN --zoo DIR [--out FILE]\n"
     "\n"
     "Writes E(θ)/|E(θ)| for every row of the zoo, with the run's best checkpoint, as a <f4\n"
-    "(N, 16) .npy file (default RUN/embeddings.npy).\n";
+    "(N, 16) .npy file (default RUN/embeddings.npy).\n"
+    "\n"
+    "options:\n"
+    THREADS_HELP;
 
 static int cmd_embed(int argc, char **argv)
 {
@@ -956,7 +1070,7 @@ static int cmd_embed(int argc, char **argv)
         {.name = "--zoo", .type = OPT_TEXT, .value = &zoo, .min = 1, .max = PATH_CHARS, .required = 1},
         {.name = "--out", .type = OPT_TEXT, .value = &out, .min = 1, .max = PATH_CHARS},
     };
-    CommandLine cl = {.name = "rnnrep embed", .help = embed_help, .options = options, .noptions = COUNT(options)};
+    CommandLine cl = {.name = "rnnrep embed", .help = embed_help, .options = options, .noptions = COUNT(options), .threads = 1};
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     if (!out) {
         snprintf(path, sizeof path, "%s/embeddings.npy", run);
@@ -1008,7 +1122,8 @@ static const char downstream_help[] =
     "                     tiny, as for rnnrep train (default: the run's own settings)\n"
     "  --steps N          the supervised training's last step (the settings')\n"
     "  --eval-every N     steps between its evaluations (the settings')\n"
-    "  --patience N       it stops after N evaluations without a lower validation loss (10)\n";
+    "  --patience N       it stops after N evaluations without a lower validation loss (10)\n"
+    THREADS_HELP;
 
 static int cmd_downstream(int argc, char **argv)
 {
@@ -1030,7 +1145,7 @@ static int cmd_downstream(int argc, char **argv)
         {.name = "--eval-every", .type = OPT_SIZE, .value = &s.eval_every, .min = 1, .max = 100000000},
         {.name = "--patience", .type = OPT_SIZE, .value = &s.patience, .min = 1, .max = 1000000},
     };
-    CommandLine cl = {.name = "rnnrep downstream", .help = downstream_help, .options = options, .noptions = COUNT(options)};
+    CommandLine cl = {.name = "rnnrep downstream", .help = downstream_help, .options = options, .noptions = COUNT(options), .threads = 1};
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     s.run_seed = !given(&cl, "--seed");
     snprintf(s.target, sizeof s.target, "%s", target);
@@ -1111,7 +1226,10 @@ static const char report_help[] =
     "validation loss with a 95% bootstrap interval over seeds, beside the paper's; cloned\n"
     "performance; the embedding space (PCA); the probing encoders' probes and the zoo RNN's\n"
     "answers; downstream prediction when the runs hold downstream.csv. Then the interrogator\n"
-    "table. report.md says what each figure shows and where it agrees with the paper.\n";
+    "table. report.md says what each figure shows and where it agrees with the paper.\n"
+    "\n"
+    "options:\n"
+    THREADS_HELP;
 
 static int cmd_report(int argc, char **argv)
 {
@@ -1119,7 +1237,7 @@ static int cmd_report(int argc, char **argv)
     char err[RR_ERRLEN];
     int rc;
     CommandLine cl = {.name = "rnnrep report", .help = report_help, .arguments = "DIR [RUN_DIR...]", .min_args = 1,
-                      .max_args = COUNT(args), .args = args};
+                      .max_args = COUNT(args), .args = args, .threads = 1};
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     if (report_write(args[0], args + 1, cl.nargs - 1, stderr, err)) return fprintf(stderr, "rnnrep report: %s\n", err), 1;
     return 0;
@@ -1157,7 +1275,9 @@ static const char reproduce_help[] =
     "  --seeds K                 seeds 1..K of every encoder (the preset's)\n"
     "  --train-steps N           train every encoder to step N (the train preset's); a new\n"
     "                            --out, since finished runs keep their steps\n"
-    "  --jobs N                  worker processes (1)\n";
+    "  --jobs N                  worker processes (1); with N > 1 each on one thread unless\n"
+    "                            --threads or RNNREP_THREADS say\n"
+    THREADS_HELP;
 
 static int cmd_reproduce(int argc, char **argv)
 {
@@ -1173,7 +1293,7 @@ static int cmd_reproduce(int argc, char **argv)
         {.name = "--train-steps", .type = OPT_SIZE, .value = &train_steps, .min = 1, .max = 100000000},
         {.name = "--jobs", .type = OPT_SIZE, .value = &jobs, .min = 1, .max = MAX_JOBS},
     };
-    CommandLine cl = {.name = "rnnrep reproduce", .help = reproduce_help, .options = options, .noptions = COUNT(options)};
+    CommandLine cl = {.name = "rnnrep reproduce", .help = reproduce_help, .options = options, .noptions = COUNT(options), .threads = 1};
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     ReproduceSettings s;
     if (reproduce_settings_preset(&s, preset, err)) return usage_error(&cl, "--preset: %s", err);
@@ -1186,6 +1306,7 @@ static int cmd_reproduce(int argc, char **argv)
     if (seeds) s.seeds = seeds;
     s.train_steps = train_steps;
     s.jobs = jobs;
+    if (jobs > 1) set_worker_threads();
     if (reproduce_run(&s, out, program_path, stderr, err)) return fprintf(stderr, "rnnrep reproduce: %s\n", err), 1;
     return 0;
 }
@@ -1202,7 +1323,10 @@ static const char golden_help[] =
     "that documents each array and parameter layout. --width reduced (the default) writes the\n"
     "small networks of golden/ (default DIR golden), which make test checks; --width paper the\n"
     "same fixtures at the paper's widths, for a backend to test itself at real size (then --out\n"
-    "is required: they are not kept in golden/).\n";
+    "is required: they are not kept in golden/).\n"
+    "\n"
+    "options:\n"
+    THREADS_HELP;
 
 static int cmd_golden(int argc, char **argv)
 {
@@ -1213,7 +1337,7 @@ static int cmd_golden(int argc, char **argv)
         {.name = "--out", .type = OPT_TEXT, .value = &dir, .min = 1, .max = PATH_CHARS},
         {.name = "--width", .type = OPT_TEXT, .value = &width, .min = 1, .max = 16},
     };
-    CommandLine cl = {.name = "rnnrep golden", .help = golden_help, .options = options, .noptions = COUNT(options)};
+    CommandLine cl = {.name = "rnnrep golden", .help = golden_help, .options = options, .noptions = COUNT(options), .threads = 1};
     if (!parse_command_line(&cl, argc, argv, &rc)) return rc;
     static const char *const widths[2] = {"reduced", "paper"}; /* in GoldenWidth order */
     int w = 0;

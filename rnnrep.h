@@ -202,6 +202,11 @@ void tape_init(Tape *t);
 void tape_reset(Tape *t);                      /* drop all entries and tensors */
 void tape_free(Tape *t);
 void tape_backward(Tape *t, Tensor *loss);     /* loss must have size 1 */
+/* The flops (2 per multiply-add) of the matrix products recorded on t (matmul, linear,
+ * linear_batched, lstm_sequence's W_hh products): *forward those the ops ran, *backward those
+ * tape_backward runs (a product per input that carries a gradient). Elementwise work is not
+ * counted. */
+void tape_flops(const Tape *t, double *forward, double *backward);
 
 /* A new tensor in the tape's arena, zero-filled; with_grad allocates a zeroed gradient. */
 Tensor *tensor_new(Tape *t, int ndim, const size_t *shape, int with_grad);
@@ -280,13 +285,38 @@ Tensor *op_kl_div(Tape *t, Tensor *log_p, Tensor *log_q);  /* sum_k p_k (log p_k
 /* ------------------------------------------------------------------------------------------
  * Kernels. C (M, N) += op(A) op(B), op = transpose when the flag is set; leading dimensions
  * are row strides. The naive kernel is the reference; the fast one packs panels and runs a
- * register-blocked micro-kernel. Each C element is summed over k in increasing order, so a
- * split of the rows or columns across threads gives bit-identical results.
+ * register-blocked micro-kernel, its threads sharing out C's rows or columns. Each C element
+ * is summed over k by one thread in a fixed order (increasing k within 256-deep slices, the
+ * slices added in turn), so the result is the same bit for bit at any thread count.
  * ---------------------------------------------------------------------------------------- */
 void gemm_naive(size_t M, size_t N, size_t K, const real *A, size_t lda, int trans_a,
                 const real *B, size_t ldb, int trans_b, real *C, size_t ldc);
 void gemm_fast(size_t M, size_t N, size_t K, const real *A, size_t lda, int trans_a,
                const real *B, size_t ldb, int trans_b, real *C, size_t ldc);
+/* op(B) (K, N) packed once for many products with it (an LSTM's W_hh at every time step),
+ * with the packing room for the A blocks of up to rr_threads() threads (taken at gemm_pack). */
+typedef struct GemmPacked {
+    size_t K, N;
+    real *panels;                /* op(B) in the fast kernel's panels */
+    real *a_blocks;              /* one block of op(A) per thread */
+    size_t threads;
+} GemmPacked;
+void gemm_pack(GemmPacked *p, size_t K, size_t N, const real *B, size_t ldb, int trans_b);
+/* C (M, N) += op(A) (M, K) op(B): the same bits as gemm_fast with the B that p packed. It
+ * writes p's A blocks: one call at a time per p. */
+void gemm_packed(size_t M, const real *A, size_t lda, int trans_a, GemmPacked *p, real *C, size_t ldc);
+void gemm_pack_free(GemmPacked *p);
+
+/* ------------------------------------------------------------------------------------------
+ * Threads (OpenMP; without it, make OPENMP=0, always 1). The kernels and the row loops of
+ * the ops, the losses, the gradient norm and AdamW run on rr_threads() threads; every result
+ * is bit-identical for every thread count (work is shared out by whole output elements, and
+ * reductions run over fixed chunks added in chunk order, accumulating in double).
+ * ---------------------------------------------------------------------------------------- */
+#define RR_MAX_THREADS 256
+size_t rr_cores(void);              /* processors available (1 without OpenMP) */
+void rr_set_threads(size_t n);      /* n threads from now on (at most RR_MAX_THREADS); 0: rr_cores() */
+size_t rr_threads(void);            /* threads a parallel loop uses now */
 
 /* ------------------------------------------------------------------------------------------
  * Parameters, initialisation and optimisation.

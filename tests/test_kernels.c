@@ -1,7 +1,10 @@
 /* test_kernels.c — the fast matrix-product kernel against its naive twin on awkward shapes
- * (1, odd, prime, larger than any block) in all four transpose combinations, and the naive
- * one against a product worked out by hand. */
+ * (1, odd, prime, larger than any block) in all four transpose combinations, the pre-packed
+ * kernel against the naive one too and against the fast one bit for bit (with a pack used for
+ * several products, as an LSTM uses W_hh), and the naive one against a product worked out by
+ * hand. */
 #include <stdlib.h>
+#include <string.h>
 #include "test.h"
 
 static void check_against_hand(void)
@@ -21,17 +24,25 @@ static void check_shape(Rng *rng, size_t M, size_t N, size_t K, int ta, int tb)
     size_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2; /* padded rows */
     size_t arows = ta ? K : M, brows = tb ? N : K;
     real *A = malloc(arows * lda * sizeof(real)), *B = malloc(brows * ldb * sizeof(real));
-    real *C1 = malloc(M * ldc * sizeof(real)), *C2 = malloc(M * ldc * sizeof(real));
+    real *C1 = malloc(M * ldc * sizeof(real)), *C2 = malloc(M * ldc * sizeof(real)), *C3 = malloc(M * ldc * sizeof(real));
     double *bound = calloc(M * N, sizeof(double));
     for (size_t i = 0; i < arows * lda; i++) A[i] = (real)(2 * rng_uniform(rng) - 1);
     for (size_t i = 0; i < brows * ldb; i++) B[i] = (real)(2 * rng_uniform(rng) - 1);
-    for (size_t i = 0; i < M * ldc; i++) C1[i] = C2[i] = (real)(rng_uniform(rng) - 0.5);
+    for (size_t i = 0; i < M * ldc; i++) C1[i] = C2[i] = C3[i] = (real)(rng_uniform(rng) - 0.5);
     for (size_t i = 0; i < M; i++)
         for (size_t j = 0; j < N; j++)
             for (size_t k = 0; k < K; k++)
                 bound[i * N + j] += fabs((double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]));
     gemm_naive(M, N, K, A, lda, ta, B, ldb, tb, C1, ldc);
     gemm_fast(M, N, K, A, lda, ta, B, ldb, tb, C2, ldc);
+    GemmPacked p;
+    gemm_pack(&p, K, N, B, ldb, tb);
+    real *zero = calloc(M * ldc, sizeof(real));
+    gemm_packed(M, A, lda, ta, &p, zero, ldc); /* a first product with the pack: it stays intact */
+    gemm_packed(M, A, lda, ta, &p, C3, ldc);
+    gemm_pack_free(&p);
+    free(zero);
+    CHECK(!memcmp(C2, C3, M * ldc * sizeof(real)), "gemm_packed %zux%zux%zu ta=%d tb=%d: not the bits of gemm_fast", M, N, K, ta, tb);
     double eps = IS_DOUBLE_BUILD ? 1e-15 : 1e-6, worst = 0;
     size_t bad = 0;
     for (size_t i = 0; i < M; i++)
@@ -42,7 +53,7 @@ static void check_shape(Rng *rng, size_t M, size_t N, size_t K, int ta, int tb)
             if (j < N && d / (bound[i * N + j] + 1) > worst) worst = d / (bound[i * N + j] + 1);
         }
     CHECK(bad == 0, "gemm %zux%zux%zu ta=%d tb=%d: %zu elements differ (worst %.3g)", M, N, K, ta, tb, bad, worst);
-    free(A); free(B); free(C1); free(C2); free(bound);
+    free(A); free(B); free(C1); free(C2); free(C3); free(bound);
 }
 
 int main(void)
