@@ -159,7 +159,7 @@ static int thread_index(void) { return 0; }
 static int team_size(void) { return 1; }
 #endif
 
-enum { PARALLEL_MIN = 1 << 14 };
+enum { PARALLEL_MIN = 1 << 14 };      /* elements below which a loop stays on one thread */
 enum { GEMM_PARALLEL_MIN = 1 << 18 }; /* multiply-adds below which a product stays on one thread */
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
@@ -200,10 +200,10 @@ size_t rr_threads(void)
 #endif
 }
 
-/* The sum over fixed chunks of REDUCE_CHUNK terms: the chunk's partial in double, in index
- * order, then the partials in chunk order. CHUNKED_SUM(n, i, term) expands to that loop for
- * the double-valued expression `term` of index i (a size_t), run on the threads when n is
- * large; total receives the sum. One chunk's partial is the serial sum of that chunk. */
+/* The sum over fixed chunks of REDUCE_CHUNK terms: each chunk's partial in double, in index
+ * order, then the partials in chunk order. CHUNKED_SUM(total, n, i, term) sets total to the
+ * sum of the double-valued expression `term` of the index i (a size_t) over i < n, the
+ * chunks on the threads when n is large. Up to 4096 terms it is the plain serial sum. */
 enum { REDUCE_CHUNK = 4096 };
 static double *chunk_partials(size_t n, double *small, size_t nsmall)
 {

@@ -25,7 +25,8 @@ static const char *program_path = "rnnrep";
  * the options, --help (or -h) prints the command's help. Numbers are decimal digits only (no
  * sign, no spaces, nothing after them) and must lie in the option's range; text must have
  * between min and max characters. A mistake prints one line that names the option and makes
- * the command exit with status 2 (usage); errors while running exit with 1.
+ * the command exit with status 2 (usage); errors while running exit with 1. A command that
+ * computes sets CommandLine.threads and so takes --threads N too (set_threads).
  *
  * A later command declares its table the same way; train, for example:
  *
@@ -790,9 +791,10 @@ static const char zoo_help[] =
     "                     vendored 10,000 digits: PREFIX/share/rnnrep/mnist10k as make\n"
     "                     install put them, else zoo/data/mnist10k in the source tree\n"
     "  --slice A:B        generate runs A..B-1 only (merge slices with 'rnnrep zoo merge')\n"
-    "  --jobs N           N worker processes (1..256), each a slice; merged into DIR at the end;\n"
-    "                     each worker on one thread unless --threads or RNNREP_THREADS say\n"
-    THREADS_HELP
+    "  --jobs N           N worker processes (1..256), each a slice; merged into DIR at the end\n"
+    "  --threads N        threads of this process or of each worker, 1..256 (default 1, else\n"
+    "                     RNNREP_THREADS: the runs are parallel with --jobs); the files are the\n"
+    "                     same bit for bit at any count\n"
     "  --resume           continue an interrupted generation in DIR\n"
     "  --parent PID       (given by --jobs to its workers) stop when process PID has ended\n"
     "\n"
@@ -852,6 +854,10 @@ static int zoo_generate_command(ZooKind kind, const char *name, int argc, char *
                                "differ): give --steps %zu or more, or the 9 steps with --snapshots S0,...,S8", s.steps, fewest);
     }
     if (zoo_settings_check(&s, err)) return usage_error(&cl, "%s", err);
+    /* A zoo's runs are parallel in worker processes (--jobs); a zoo RNN's step (B = 32, H = 32)
+     * is too small to share out, and on a busy machine threads waiting for each other make it
+     * many times slower: one thread unless told otherwise. */
+    if (!given(&cl, "--threads") && !getenv(threads_variable)) rr_set_threads(1);
     size_t first = 0, last = s.runs;
     if (given(&cl, "--slice")) {
         first = slice[0];

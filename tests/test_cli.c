@@ -1,7 +1,7 @@
 /* test_cli.c — the command line through the program: every command's options parsed by the
  * one parser (any order, --name=value, strict numbers with their ranges, empty and overlong
- * values, --help), usage errors exit 2 with a message naming the option, runtime errors 1,
- * never a signal. Runs ./rnnrep (the float build), so the double build skips it.
+ * values, --help; --threads and RNNREP_THREADS), usage errors exit 2 with a message naming
+ * the option, runtime errors 1, never a signal. Runs ./rnnrep (the float build), so the double build skips it.
  *
  * Issue 12's command-line rows are cases here: --batch 4611686018427387904, --seed
  * 99999999999999999999999, --runs / --steps 2^64-1, --jobs 0, --steps 10, --out "", and
@@ -120,6 +120,39 @@ static void check_order_and_help(void)
     expect("zoo info -- --looks-like-an-option", 1, "--looks-like-an-option");
 }
 
+/* The threads column of the gemm-lstm-fast line that `rnnrep bench` printed, or 0. */
+static unsigned long bench_threads(void)
+{
+    char *tab = strstr(out_text, "gemm-lstm-fast\t");
+    for (int k = 0; k < 3 && tab; k++) tab = strchr(tab + 1, '\t'); /* past name, ms, GFLOP/s */
+    return tab ? strtoul(tab + 1, NULL, 10) : 0;
+}
+
+/* --threads on the commands that compute, and RNNREP_THREADS, through the one parser. */
+static void check_threads(void)
+{
+    expect("bench --threads 0 gemm-lstm", 2, "--threads: 0 is out of range 1..256");
+    expect("bench gemm-lstm --threads=257", 2, "--threads: 257 is out of range 1..256");
+    expect("invariance --threads 2 --threads 3", 2, "--threads given twice");
+    expect("zoo formal --out build/cli-x --threads", 2, "--threads needs a value");
+    expect("models --threads 2", 2, "unknown option '--threads'");
+    expect("zoo merge --out build/cli-x --threads 2 build/cli-y", 2, "unknown option '--threads'");
+    rr_set_threads(3);
+    unsigned long three = (unsigned long)rr_threads(); /* 3, or 1 without OpenMP */
+    expect("bench --threads 3 gemm-lstm", 0, NULL);
+    CHECK(bench_threads() == three, "bench --threads 3 ran on %lu threads, not %lu", bench_threads(), three);
+    setenv("RNNREP_THREADS", "x2", 1);
+    expect("bench gemm-lstm", 2, "RNNREP_THREADS wants a whole number, not 'x2'");
+    setenv("RNNREP_THREADS", "0", 1);
+    expect("bench gemm-lstm", 2, "RNNREP_THREADS: 0 is out of range 1..256");
+    setenv("RNNREP_THREADS", "3", 1);
+    expect("bench gemm-lstm", 0, NULL);
+    CHECK(bench_threads() == three, "RNNREP_THREADS=3: bench ran on %lu threads, not %lu", bench_threads(), three);
+    expect("bench --threads 1 gemm-lstm", 0, NULL); /* the option wins over the variable */
+    CHECK(bench_threads() == 1, "--threads 1 with RNNREP_THREADS=3: bench ran on %lu threads", bench_threads());
+    unsetenv("RNNREP_THREADS");
+}
+
 int main(void)
 {
     if (IS_DOUBLE_BUILD) {
@@ -130,5 +163,6 @@ int main(void)
     check_numbers();
     check_text_and_form();
     check_order_and_help();
+    check_threads();
     return test_summary("test_cli");
 }
