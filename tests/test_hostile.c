@@ -226,12 +226,7 @@ static void check_merge(void)
     snprintf(args, sizeof args, "zoo merge --out %s build/hostile-formal-a %s", out, x);
     shell("rm -rf build/hostile-x");
     char err[RR_ERRLEN];
-    ZooSettings s;
-    zoo_settings_preset(&s, ZOO_KIND_FORMAL, "tiny", err);
-    s.runs = 3;
-    s.steps = 8;
-    for (int k = 0; k < ZOO_SNAPSHOTS; k++) s.snapshot[k] = (size_t)k;
-    s.samples = 40;
+    ZooSettings s = tiny_zoo_settings(ZOO_KIND_FORMAL, 3);
     s.stored = S + 1;
     CHECK(zoo_generate(&s, x, 1, 2, 0, NULL, NULL, err) == RR_OK, "a slice of 5 stored sequences: %s", err);
     shell("cp build/hostile-formal-a/args.json build/hostile-x/");
