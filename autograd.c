@@ -1951,6 +1951,147 @@ static void dropout_backward(TapeEntry *e)
 }
 
 /* ========================================================================================
+ * Multi-head attention, fused: out[b, :, h] = dropout(softmax(q_h k_h^T)) v_h for each head h
+ * (columns h dh .. (h+1) dh - 1 of q, k = kv[.., :D] and v = kv[.., D:]). The (Tq, T)
+ * weights of one (sample, head) pair live only in a thread's scratch, in the forward and
+ * again in the backward, which recomputes them from each row's saved log-sum-exp: the tape
+ * keeps q, kv, B heads Tq log-sum-exps and the dropout mask (one bit per weight), not the
+ * B heads Tq T weights. Every product, the softmax and the dropout are the ones the
+ * composition op_slice / op_matmul / op_softmax / op_dropout / op_matmul / op_concat runs, on
+ * the same operands in the same order, so the results are the same bits as that
+ * composition's (and its gradients too, into gradients that start at zero), with the dropout
+ * mask drawn in its order: head by head, each over (B, Tq, T).
+ * ====================================================================================== */
+
+typedef struct Attention {
+    size_t B, Tq, T, D, heads, dh;
+    const real *q, *kv;
+    const uint8_t *mask;   /* the dropout's bits, or NULL */
+    real keep;             /* 1 / (1 - p) */
+} Attention;
+
+typedef struct AttentionSaved {
+    double *lse;     /* (B heads, Tq): each row's log-sum-exp, pair (b, h) at b heads + h */
+    uint8_t *mask;
+} AttentionSaved;
+
+static int mask_bit(const uint8_t *mask, size_t bit) { return mask[bit >> 3] >> (bit & 7) & 1; }
+
+/* Offsets of pair (b, h)'s first q row and first k row (its v row is D further). */
+static size_t attention_q(const Attention *a, size_t b, size_t h) { return b * a->Tq * a->D + h * a->dh; }
+static size_t attention_k(const Attention *a, size_t b, size_t h) { return b * a->T * 2 * a->D + h * a->dh; }
+
+/* The weights of pair (b, h) into P (Tq, T): softmax(q_h k_h^T), each row's log-sum-exp
+ * computed into lse (Tq) when `fresh`, else taken from it; then, with a mask, the dropped-out
+ * weights into Pd (else Pd is P). */
+static void attention_weights(const Attention *a, size_t b, size_t h, double *lse, int fresh, real *P, real *Pd)
+{
+    size_t Tq = a->Tq, T = a->T;
+    memset(P, 0, Tq * T * sizeof(real));
+    gemm_fast(Tq, T, a->dh, a->q + attention_q(a, b, h), a->D, 0, a->kv + attention_k(a, b, h), 2 * a->D, 1, P, T);
+    for (size_t r = 0; r < Tq; r++) {
+        real *row = P + r * T;
+        if (fresh) lse[r] = row_logsumexp(row, T);
+        for (size_t j = 0; j < T; j++) row[j] = (real)exp(row[j] - lse[r]);
+    }
+    if (!a->mask) return;
+    size_t bit = (h * a->B + b) * Tq * T;
+    for (size_t i = 0; i < Tq * T; i++) Pd[i] = P[i] * (mask_bit(a->mask, bit + i) ? a->keep : 0);
+}
+
+Tensor *op_attention(Tape *t, Tensor *q, Tensor *kv, size_t heads, real p)
+{
+    if (q->ndim != 3 || kv->ndim != 3 || kv->shape[0] != q->shape[0] || kv->shape[2] != 2 * q->shape[2])
+        shape_error("attention", q, kv, "needs q (B, Tq, D) and kv (B, T, 2D)");
+    if (heads == 0 || q->shape[2] % heads) shape_error("attention", q, NULL, "the heads do not divide D");
+    Attention a = {q->shape[0], q->shape[1], kv->shape[1], q->shape[2], heads, q->shape[2] / heads, q->data, kv->data, NULL, 1};
+    int with_grad = t->record && (q->grad || kv->grad);
+    Tensor *out = result(t, 3, q->shape, q, kv);
+    memset(out->data, 0, out->size * sizeof(real));
+    uint8_t *mask = NULL; /* drawn serially, in the composition's order */
+    if (t->training && p > 0) {
+        if (!t->rng) rr_fatal("attention: the tape is training but has no rng");
+        size_t bits = a.heads * a.B * a.Tq * a.T;
+        mask = arena_alloc(&t->arena, (bits + 7) / 8);
+        for (size_t i = 0; i < bits; i++)
+            if (rng_uniform(t->rng) >= p) mask[i >> 3] |= (uint8_t)(1u << (i & 7));
+        a.mask = mask;
+        a.keep = 1 / (1 - p);
+    }
+    size_t pairs = a.B * a.heads, block = a.Tq * a.T;
+    double *lse = with_grad ? arena_alloc_raw(&t->arena, pairs * a.Tq * sizeof(double)) : NULL;
+    OMP(parallel if (pairs > 1 && pairs * block * a.dh >= GEMM_PARALLEL_MIN))
+    {
+        real *P = rr_malloc(block * sizeof(real), "attention weights");
+        real *Pd = mask ? rr_malloc(block * sizeof(real), "attention weights") : P;
+        double *own = lse ? NULL : rr_malloc(a.Tq * sizeof(double), "attention rows");
+        OMP(for schedule(static))
+        for (size_t pair = 0; pair < pairs; pair++) {
+            size_t b = pair / a.heads, h = pair % a.heads;
+            attention_weights(&a, b, h, lse ? lse + pair * a.Tq : own, 1, P, Pd);
+            gemm_fast(a.Tq, a.dh, a.T, Pd, a.T, 0, a.kv + attention_k(&a, b, h) + a.D, 2 * a.D, 0,
+                      out->data + attention_q(&a, b, h), a.D);
+        }
+        free(own);
+        if (Pd != P) free(Pd);
+        free(P);
+    }
+    if (with_grad) {
+        TapeEntry *e = push(t, OP_ATTENTION, out, q, kv);
+        e->iarg[0] = heads;
+        e->rarg[0] = a.keep;
+        AttentionSaved *sv = saved_alloc(t, sizeof *sv);
+        sv->lse = lse;
+        sv->mask = mask;
+        e->saved = sv;
+    }
+    return out;
+}
+
+/* Per pair, with P and Pd recomputed:
+ *   dv_h += Pd^T dout_h;   dPd = dout_h v_h^T;   dP = dPd * mask;
+ *   dS = P (dP - sum_j dP_j P_j) (the softmax's backward);   dq_h += dS k_h;   dk_h += dS^T q_h */
+static void attention_backward(TapeEntry *e)
+{
+    Tensor *q = e->in[0], *kv = e->in[1];
+    const AttentionSaved *sv = e->saved;
+    Attention a = {q->shape[0], q->shape[1], kv->shape[1], q->shape[2], e->iarg[0], q->shape[2] / e->iarg[0],
+                   q->data, kv->data, sv->mask, e->rarg[0]};
+    const real *g = e->out->grad;
+    size_t pairs = a.B * a.heads, block = a.Tq * a.T, D = a.D, dh = a.dh;
+    OMP(parallel if (pairs > 1 && pairs * block * dh >= GEMM_PARALLEL_MIN))
+    {
+        real *P = rr_malloc(block * sizeof(real), "attention weights");
+        real *Pd = a.mask ? rr_malloc(block * sizeof(real), "attention weights") : P;
+        real *dS = rr_malloc(block * sizeof(real), "attention gradients");
+        OMP(for schedule(static))
+        for (size_t pair = 0; pair < pairs; pair++) {
+            size_t b = pair / a.heads, h = pair % a.heads, Tq = a.Tq, T = a.T;
+            size_t qo = attention_q(&a, b, h), ko = attention_k(&a, b, h), vo = ko + D;
+            attention_weights(&a, b, h, sv->lse + pair * Tq, 0, P, Pd);
+            if (kv->grad) gemm_fast(T, dh, Tq, Pd, T, 1, g + qo, D, 0, kv->grad + vo, 2 * D);
+            memset(dS, 0, block * sizeof(real));
+            gemm_fast(Tq, T, dh, g + qo, D, 0, kv->data + vo, 2 * D, 1, dS, T); /* dPd */
+            size_t bit = (h * a.B + b) * block;
+            for (size_t r = 0; r < Tq; r++) {
+                real *d = dS + r * T;
+                const real *y = P + r * T;
+                if (a.mask)
+                    for (size_t j = 0; j < T; j++) d[j] = d[j] * (mask_bit(a.mask, bit + r * T + j) ? a.keep : 0);
+                double dot = 0;
+                for (size_t j = 0; j < T; j++) dot += (double)d[j] * y[j];
+                for (size_t j = 0; j < T; j++) d[j] = (real)(y[j] * (d[j] - dot));
+            }
+            if (q->grad) gemm_fast(Tq, dh, T, dS, T, 0, kv->data + ko, 2 * D, 0, q->grad + qo, D);
+            if (kv->grad) gemm_fast(T, dh, Tq, dS, T, 1, q->data + qo, D, 0, kv->grad + ko, 2 * D);
+        }
+        free(dS);
+        if (Pd != P) free(Pd);
+        free(P);
+    }
+}
+
+/* ========================================================================================
  * Fused LSTM cell (gate order i, f, g, o as PyTorch), and the recurrence of a whole layer.
  * Saved per row: the activated gates i, f, g, o and tanh(c'), 5H values.
  * ====================================================================================== */
@@ -2271,7 +2412,7 @@ const char *const op_names[OP_COUNT] = {
     [OP_CONCAT] = "concat", [OP_SLICE] = "slice", [OP_PERMUTE] = "permute",
     [OP_GATHER_ROWS] = "gather_rows", [OP_COPY] = "copy", [OP_L2_NORMALIZE] = "l2_normalize",
     [OP_LAYER_NORM] = "layer_norm", [OP_SOFTMAX] = "softmax", [OP_LOG_SOFTMAX] = "log_softmax",
-    [OP_DROPOUT] = "dropout", [OP_LSTM_CELL] = "lstm_cell", [OP_LSTM_SEQUENCE] = "lstm_sequence", [OP_CROSS_ENTROPY] = "cross_entropy",
+    [OP_DROPOUT] = "dropout", [OP_ATTENTION] = "attention", [OP_LSTM_CELL] = "lstm_cell", [OP_LSTM_SEQUENCE] = "lstm_sequence", [OP_CROSS_ENTROPY] = "cross_entropy",
     [OP_BCE_LOGITS] = "bce_logits", [OP_MSE] = "mse", [OP_TOTAL_VARIATION] = "total_variation",
     [OP_KL_DIV] = "kl_div",
 };
@@ -2288,7 +2429,7 @@ static const BackwardFn backward_of[OP_COUNT] = {
     [OP_CONCAT] = concat_backward, [OP_SLICE] = slice_backward, [OP_PERMUTE] = permute_backward,
     [OP_GATHER_ROWS] = gather_rows_backward, [OP_COPY] = copy_backward,
     [OP_L2_NORMALIZE] = l2_normalize_backward, [OP_LAYER_NORM] = layer_norm_backward,
-    [OP_SOFTMAX] = softmax_backward, [OP_LOG_SOFTMAX] = log_softmax_backward, [OP_DROPOUT] = dropout_backward,
+    [OP_SOFTMAX] = softmax_backward, [OP_LOG_SOFTMAX] = log_softmax_backward, [OP_DROPOUT] = dropout_backward, [OP_ATTENTION] = attention_backward,
     [OP_LSTM_CELL] = lstm_cell_backward, [OP_LSTM_SEQUENCE] = lstm_sequence_backward, [OP_CROSS_ENTROPY] = cross_entropy_backward,
     [OP_BCE_LOGITS] = bce_logits_backward, [OP_MSE] = mse_backward,
     [OP_TOTAL_VARIATION] = total_variation_backward, [OP_KL_DIV] = kl_div_backward,
@@ -2324,6 +2465,13 @@ void tape_flops(const Tape *t, double *forward, double *backward)
             double step = 2.0 * (double)B * (double)G * (double)H;
             fw += step * (double)(T - 1);
             bw += step * (double)(T - 1) + (b->grad ? step * (double)T : 0); /* dh_{t-1}; dW_hh over all B T rows */
+            continue;
+        }
+        case OP_ATTENTION: { /* q (B, Tq, D), kv (B, T, 2D): per head S = q k^T, then S v */
+            double one = 2.0 * (double)a->size * (double)b->shape[1]; /* B Tq T D multiply-adds */
+            fw += 2 * one;
+            /* the backward recomputes S, then dv, dPd, dk (with kv's gradient), dq (with q's) */
+            bw += one * (1 + (b->grad ? 2 : 0) + (a->grad || b->grad) + (a->grad != NULL));
             continue;
         }
         default:

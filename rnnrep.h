@@ -173,7 +173,7 @@ typedef enum OpKind {
     OP_SIGMOID, OP_TANH, OP_RELU, OP_EXP, OP_LOG, OP_ABS,
     OP_SUM_AXIS, OP_MEAN_AXIS, OP_SUM_ALL, OP_MEAN_ALL, OP_VARIANCE, OP_QUANTILE,
     OP_CONCAT, OP_SLICE, OP_PERMUTE, OP_GATHER_ROWS, OP_COPY,
-    OP_L2_NORMALIZE, OP_LAYER_NORM, OP_SOFTMAX, OP_LOG_SOFTMAX, OP_DROPOUT,
+    OP_L2_NORMALIZE, OP_LAYER_NORM, OP_SOFTMAX, OP_LOG_SOFTMAX, OP_DROPOUT, OP_ATTENTION,
     OP_LSTM_CELL, OP_LSTM_SEQUENCE,
     OP_CROSS_ENTROPY, OP_BCE_LOGITS, OP_MSE, OP_TOTAL_VARIATION, OP_KL_DIV,
     OP_COUNT
@@ -266,6 +266,11 @@ Tensor *op_layer_norm(Tape *t, Tensor *a, Tensor *gamma, Tensor *beta, real eps)
 Tensor *op_softmax(Tape *t, Tensor *a);                    /* over the last dim */
 Tensor *op_log_softmax(Tape *t, Tensor *a);                /* over the last dim */
 Tensor *op_dropout(Tape *t, Tensor *a, real p);            /* identity unless t->training */
+/* Multi-head attention of q (B, Tq, D) over k = kv[.., :D] and v = kv[.., D:] (kv (B, T, 2D),
+ * as a packed in-projection gives them), heads dividing D: head h's columns of the result
+ * (B, Tq, D) are dropout_p(softmax(q_h k_h^T)) v_h, the same bits as that composition of ops;
+ * the weights are recomputed in the backward, not kept. */
+Tensor *op_attention(Tape *t, Tensor *q, Tensor *kv, size_t heads, real p);
 /* Fused LSTM cell, gates (B, 4H) pre-activations in order i, f, g, o; c (B, H):
  *   c' = sigmoid(f) * c + sigmoid(i) * tanh(g),   h' = sigmoid(o) * tanh(c'). */
 void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_out);

@@ -17,9 +17,9 @@
  *   MHA(x) = out_proj(concat_h softmax_dropout(q_h k_h^T / sqrt(D / heads)) v_h),
  *   [q | k | v] = x in_proj_weight^T + in_proj_bias   (rows 0..D-1 = q, D..2D-1 = k, 2D.. = v)
  *
- * Cost: the attention weights of every head and layer, (B, T, T), stay on the tape for the
- * backward pass (with their gradients and the softmax inputs, 4 B heads T^2 values a layer:
- * about 550 MB in float per layer at B = 64, T = 519); the last layer needs only one row.
+ * Cost: op_attention recomputes the attention weights of each (sample, head) pair in the
+ * backward pass instead of keeping B heads T^2 values a layer on the tape; the last layer
+ * computes only the compression token's row.
  *
  * Parameter names and order are the official module's state_dict: a module's own
  * parameters (compression_token, positional_encoding) come before its submodules'.
@@ -33,7 +33,7 @@
 
 #include "models/encoders.h"
 
-enum { NUM_MATRICES = ZOO_NUM_MATRICES, MAX_HEADS = 64 };
+enum { NUM_MATRICES = ZOO_NUM_MATRICES };
 
 static const char *const transform_name[NUM_MATRICES] = {
     "lstm_cells_0_i2h", "lstm_cells_0_h2h", "lstm_cells_1_i2h", "lstm_cells_1_h2h", "linear"};
@@ -66,9 +66,9 @@ void transformer_encoder_init(Encoder *enc, Rng *rng)
 {
     const EncoderConfig *c = &enc->cfg;
     size_t D = c->d_model;
-    if (c->layers == 0 || c->heads == 0 || c->heads > MAX_HEADS || D % c->heads != 0)
-        rr_fatal("transformer encoder: d_model %zu must split into 1 to %d heads (not %zu), and layers (%zu) must be > 0",
-                 D, MAX_HEADS, c->heads, c->layers);
+    if (c->layers == 0 || c->heads == 0 || D % c->heads != 0)
+        rr_fatal("transformer encoder: d_model %zu must split into heads (not %zu), and layers (%zu) must be > 0",
+                 D, c->heads, c->layers);
     ParameterTransformer *m = rr_calloc(1, sizeof *m + c->layers * sizeof m->layer[0], "transformer encoder");
     enc->impl = m;
     ParamSet *ps = &enc->params;
@@ -148,9 +148,8 @@ void transformer_encoder_init(Encoder *enc, Rng *rng)
 
 /* Multi-head self-attention of the queries xq (B, Tq, D) over all tokens x (B, T, D).
  * xq is x itself, or its last row in the last layer (only the compression token is read).
- * Head h owns columns h dh .. (h+1) dh - 1 of q, k and v; slicing those columns keeps every
- * product a plain batched matmul over B, with no transposition of the tokens. q k^T / sqrt(dh)
- * is computed as (q / sqrt(dh)) k^T, as torch's multi_head_attention_forward does when it
+ * Head h owns columns h dh .. (h+1) dh - 1 of q, k and v (op_attention). q k^T / sqrt(dh) is
+ * computed as (q / sqrt(dh)) k^T, as torch's multi_head_attention_forward does when it
  * returns the weights: Tq D multiplications instead of heads Tq T. */
 static Tensor *self_attention(Tape *t, const EncoderLayer *L, Tensor *xq, Tensor *x, size_t heads, real p)
 {
@@ -159,17 +158,8 @@ static Tensor *self_attention(Tape *t, const EncoderLayer *L, Tensor *xq, Tensor
     Tensor *Wkv = op_slice(t, L->in_proj_weight, 0, D, 2 * D), *bkv = op_slice(t, L->in_proj_bias, 0, D, 2 * D);
     Tensor *q = op_scale(t, op_linear(t, xq, Wq, bq), (real)(1.0 / sqrt((double)dh))); /* (B, Tq, D) */
     Tensor *kv = op_linear(t, x, Wkv, bkv);                                             /* (B, T, 2D) = [k | v] */
-    Tensor *head_out[MAX_HEADS];
-    for (size_t h = 0; h < heads; h++) {
-        Tensor *qh = op_slice(t, q, 2, h * dh, dh);                   /* (B, Tq, dh) */
-        Tensor *kh = op_slice(t, kv, 2, h * dh, dh);                  /* (B, T, dh) */
-        Tensor *vh = op_slice(t, kv, 2, D + h * dh, dh);              /* (B, T, dh) */
-        Tensor *scores = op_matmul(t, qh, kh, 0, 1);                  /* (B, Tq, T) = q k^T */
-        Tensor *weights = op_dropout(t, op_softmax(t, scores), p);    /* softmax over the keys */
-        head_out[h] = op_matmul(t, weights, vh, 0, 0);                /* (B, Tq, dh) */
-    }
-    Tensor *o = op_concat(t, head_out, heads, 2);                     /* (B, Tq, D) */
-    return op_linear(t, o, L->out_proj.W, L->out_proj.b);             /* (B, Tq, D) */
+    Tensor *o = op_attention(t, q, kv, heads, p);                                       /* (B, Tq, D) */
+    return op_linear(t, o, L->out_proj.W, L->out_proj.b);                               /* (B, Tq, D) */
 }
 
 /* One post-LayerNorm encoder layer; returns (B, Tq, D) for the queries xq. */

@@ -67,6 +67,17 @@ static Tensor *c_dropout(Tape *t, Tensor **x)
     t->training = 0;
     return y;
 }
+static Tensor *c_attention(Tape *t, Tensor **x) { return op_attention(t, x[0], x[1], 2, 0); }
+static Tensor *c_attention_dropout(Tape *t, Tensor **x)
+{
+    static Rng rng;
+    rng_seed(&rng, 7); /* the same mask on every evaluation */
+    t->training = 1;
+    t->rng = &rng;
+    Tensor *y = op_attention(t, x[0], x[1], 2, (real)0.3);
+    t->training = 0;
+    return y;
+}
 static Tensor *c_lstm(Tape *t, Tensor **x)
 {
     Tensor *h, *c;
@@ -150,6 +161,8 @@ static const Case cases[] = {
     {"softmax", c_softmax, 1, {2}, {S(3, 5)}, -2, 2},
     {"log_softmax", c_log_softmax, 1, {2}, {S(3, 5)}, -2, 2},
     {"dropout", c_dropout, 1, {2}, {S(4, 5)}, -1, 1},
+    {"attention", c_attention, 2, {3, 3}, {S(2, 3, 4), S(2, 5, 8)}, -1, 1},
+    {"attention with dropout", c_attention_dropout, 2, {3, 3}, {S(2, 3, 4), S(2, 5, 8)}, -1, 1},
     {"lstm_cell", c_lstm, 2, {2, 2}, {S(3, 12), S(3, 3)}, -2, 2},
     {"lstm_sequence", c_lstm_seq, 3, {3, 2, 1}, {S(2, 4, 12), S(12, 3), S(12)}, -1, 1},
     {"lstm_sequence as cells", c_lstm_steps, 3, {3, 2, 1}, {S(2, 4, 12), S(12, 3), S(12)}, -1, 1},
@@ -444,6 +457,67 @@ static void check_relu_nan(void)
     tape_free(&t);
 }
 
+/* ---- Fused attention against the composition it replaces ------------------------------- */
+
+/* out = concat_h(dropout(softmax(q_h k_h^T)) v_h) as single ops, k and v the halves of kv. */
+static Tensor *attention_composed(Tape *t, Tensor *q, Tensor *kv, size_t heads, real p)
+{
+    size_t D = q->shape[2], dh = D / heads;
+    Tensor *head[8];
+    for (size_t h = 0; h < heads; h++) {
+        Tensor *s = op_matmul(t, op_slice(t, q, 2, h * dh, dh), op_slice(t, kv, 2, h * dh, dh), 0, 1);
+        head[h] = op_matmul(t, op_dropout(t, op_softmax(t, s), p), op_slice(t, kv, 2, D + h * dh, dh), 0, 0);
+    }
+    return op_concat(t, head, heads, 2);
+}
+
+/* The same bits, forward and gradients, as the composition (with the same dropout draws),
+ * on T > 256 keys (more than one slice of the kernel's k); the backward's flops one forward
+ * product more (it recomputes q k^T). */
+static void check_attention_composed(size_t B, size_t Tq, size_t T, size_t D, size_t heads, real p)
+{
+    Rng rng, drop[2];
+    rng_seed(&rng, 31);
+    Tensor in[2][2];
+    const size_t shapes[2][3] = {{B, Tq, D}, {B, T, 2 * D}};
+    for (int i = 0; i < 2; i++) {
+        in[0][i] = leaf_new(&rng, 3, shapes[i], -1, 1);
+        in[1][i] = in[0][i];
+        in[1][i].data = malloc(in[0][i].size * sizeof(real));
+        in[1][i].grad = calloc(in[0][i].size, sizeof(real));
+        memcpy(in[1][i].data, in[0][i].data, in[0][i].size * sizeof(real));
+    }
+    Tensor *r = NULL, *out[2];
+    Tape t[2];
+    for (int w = 0; w < 2; w++) {
+        tape_init(&t[w]);
+        rng_seed(&drop[w], 5);
+        t[w].training = 1;
+        t[w].rng = &drop[w];
+        out[w] = w ? attention_composed(&t[w], &in[w][0], &in[w][1], heads, p) : op_attention(&t[w], &in[w][0], &in[w][1], heads, p);
+        if (!r) {
+            r = tensor_new(&t[0], 3, out[0]->shape, 0);
+            fill_uniform(r->data, r->size, &rng, -1, 1);
+        }
+        tape_backward(&t[w], op_sum_all(&t[w], op_mul(&t[w], out[w], r)));
+    }
+    char what[96];
+    snprintf(what, sizeof what, "attention (%zu, %zu, %zu, %zu), %zu heads, p %.2f", B, Tq, T, D, heads, (double)p);
+    CHECK(!memcmp(out[0]->data, out[1]->data, out[0]->size * sizeof(real)), "%s: the output differs from the composition's", what);
+    for (int i = 0; i < 2; i++)
+        CHECK(!memcmp(in[0][i].grad, in[1][i].grad, in[0][i].size * sizeof(real)),
+              "%s: the gradient of input %d differs from the composition's", what, i);
+    CHECK(!memcmp(drop[0].s, drop[1].s, sizeof drop[0].s), "%s: the dropout draws differ", what);
+    double fw[2], bw[2];
+    for (int w = 0; w < 2; w++) tape_flops(&t[w], &fw[w], &bw[w]);
+    CHECK(fw[0] == fw[1] && bw[0] == bw[1] + fw[1] / 2, "%s: flops %.0f + %.0f, the composition's %.0f + %.0f", what,
+          fw[0], bw[0], fw[1], bw[1]);
+    for (int w = 0; w < 2; w++) {
+        tape_free(&t[w]);
+        for (int i = 0; i < 2; i++) leaf_free(&in[w][i]);
+    }
+}
+
 int main(void)
 {
     check_relu_nan();
@@ -452,6 +526,9 @@ int main(void)
     check_forward_values();
     check_statistics();
     check_broadcast_naive();
+    check_attention_composed(3, 5, 300, 12, 3, 0);
+    check_attention_composed(2, 7, 260, 8, 2, (real)0.25);
+    check_attention_composed(2, 1, 9, 4, 1, 0);
     Rng rng;
     rng_seed(&rng, 78);
     for (int ta = 0; ta < 2; ta++)

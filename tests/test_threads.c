@@ -133,6 +133,7 @@ static void run_ops(Record *out)
         op_matmul(&t, x60, y60, 0, 1),                       /* small products shared out */
         op_matmul(&t, Ws, y60, 0, 1),                        /* a shared left operand */
         op_linear_batched(&t, x60, Wb, bb),
+        op_attention(&t, x60, tensor_view(&t, y, 3, (size_t[]){60, 5, 2 * D}), 2, 0), /* (sample, head) pairs shared out */
         h,
         cn,
         op_cross_entropy(&t, x, labels),
