@@ -1212,25 +1212,68 @@ void gemm_fast(size_t M, size_t N, size_t K, const real *A, size_t lda, int tran
  * terms of whichever of x or y is cheaper.
  * ====================================================================================== */
 
+/* exp in double, written so that the compiler vectorises the loops that call it (libm's exp
+ * is a call per element): x = k ln 2 + r with k = round(x / ln 2) (the 1.5 2^52 shift, exact
+ * in round-to-nearest), ln 2 in two parts (Cody and Waite) so k ln 2 is exact, exp(r) for
+ * |r| <= ln 2 / 2 by its Taylor polynomial of degree 13 (truncation below 5e-18), then 2^k
+ * made in the exponent bits. Within 2 ulp of libm's exp (tests/test_kernels.c); below
+ * exp(-708) it gives 0 (no subnormals), above 709 infinity, NaN for NaN. No branches: an x
+ * out of range is computed as 0 (its bits masked, so that every path reads x) and the result
+ * then multiplied by infinity or 0; a branch would keep GCC from vectorising under the
+ * default -ftrapping-math. */
+static inline double exp_above(double x, double above) /* `above`: the result past 709 */
+{
+    const double shift = 0x1.8p52, log2e = 1.4426950408889634, ln2_hi = 6.93147180369123816490e-01,
+                 ln2_lo = 1.90821492927058770002e-10;
+    int over = x > 709.0, under = x < -708.0;
+    union { double d; uint64_t u; } xc = {x}, scale;
+    xc.u &= over | under ? 0 : ~(uint64_t)0;
+    double t = xc.d * log2e + shift, k = t - shift;
+    double r = xc.d - k * ln2_hi;
+    r = r - k * ln2_lo;
+    double p = 1.0 / 6227020800.0;                             /* 1/13! */
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    scale.d = t;                                /* the low bits of t's significand hold k */
+    scale.u = (scale.u + 1023) << 52;           /* 2^k: k + 1023 in [1, 2046] */
+    return p * scale.d * (over ? above : under ? 0.0 : 1.0);
+}
+static inline double exp_v(double x) { return exp_above(x, HUGE_VAL); }
+double rr_exp(double x) { return exp_v(x); }
+
 #ifdef RNNREP_DOUBLE
+/* The double build is the reference: libm throughout. */
 #define EXP exp
+#define EXP_D exp
 #define LOG log
 static real tanh_r(real x) { return tanh(x); }
 static real sigmoid(real x) { return 1 / (1 + exp(-x)); }
 #else
 #define EXP expf
+#define EXP_D exp_v   /* exp of a double in the float build's row loops */
 #define LOG logf
 /* float: evaluated through double exp, which is exact to well below float's rounding (no
  * cancellation worth the name in e - 1 at double precision) and several times faster than
- * glibc's tanhf; past |x| = 20, tanh is 1 in float. */
+ * glibc's tanhf. Past |x| = 20 the quotient is +-1 exactly in double (e is held finite
+ * past exp(709); NaN stays NaN). */
 static real tanh_r(real x)
 {
-    if (x > 20) return 1;
-    if (x < -20) return -1;
-    double e = exp(2.0 * x);
+    double e = exp_above(2.0 * x, 1e300);
     return (real)((e - 1) / (e + 1));
 }
-static real sigmoid(real x) { return 1 / (1 + expf(-x)); }
+/* exp(-x) rounded to float, as expf gives it (but for the last bit, rarely) */
+static real sigmoid(real x) { return 1 / (1 + (real)exp_v(-(double)x)); }
 #endif
 
 static Tensor *unary(Tape *t, OpKind op, Tensor *a)
@@ -1862,13 +1905,18 @@ static void layer_norm_backward(TapeEntry *e)
     }
 }
 
-/* Row-wise log-sum-exp with the maximum subtracted first. */
+/* Row-wise log-sum-exp with the maximum subtracted first. The exps of 256 terms at a time
+ * (a loop the compiler vectorises), then their sum in order. */
 static double row_logsumexp(const real *x, size_t D)
 {
     real mx = x[0];
     for (size_t j = 1; j < D; j++) mx = x[j] > mx ? x[j] : mx;
-    double s = 0;
-    for (size_t j = 0; j < D; j++) s += exp((double)x[j] - mx);
+    double s = 0, e[256];
+    for (size_t j0 = 0; j0 < D; j0 += 256) {
+        size_t n = min_size(256, D - j0);
+        for (size_t k = 0; k < n; k++) e[k] = EXP_D((double)x[j0 + k] - mx);
+        for (size_t k = 0; k < n; k++) s += e[k];
+    }
     return mx + log(s);
 }
 
@@ -1880,7 +1928,7 @@ Tensor *op_softmax(Tape *t, Tensor *a)
     OMP(parallel for schedule(static) if (a->size >= PARALLEL_MIN))
     for (size_t r = 0; r < R; r++) {
         double lse = row_logsumexp(a->data + r * D, D);
-        for (size_t j = 0; j < D; j++) out->data[r * D + j] = (real)exp(a->data[r * D + j] - lse);
+        for (size_t j = 0; j < D; j++) out->data[r * D + j] = (real)EXP_D(a->data[r * D + j] - lse);
     }
     if (out->grad) push(t, OP_SOFTMAX, out, a, NULL);
     return out;
@@ -1992,7 +2040,7 @@ static void attention_weights(const Attention *a, size_t b, size_t h, double *ls
     for (size_t r = 0; r < Tq; r++) {
         real *row = P + r * T;
         if (fresh) lse[r] = row_logsumexp(row, T);
-        for (size_t j = 0; j < T; j++) row[j] = (real)exp(row[j] - lse[r]);
+        for (size_t j = 0; j < T; j++) row[j] = (real)EXP_D(row[j] - lse[r]);
     }
     if (!a->mask) return;
     size_t bit = (h * a->B + b) * Tq * T;
@@ -2099,12 +2147,14 @@ static void attention_backward(TapeEntry *e)
 enum { CELL_PARALLEL_MIN = 1 << 11 }; /* cells (five exp each) a loop needs to use the threads */
 
 /* One row: pre-activations z (4H) and c (H) -> h', c' (H); s (5H) saved for the backward. */
-static void cell_forward_row(size_t H, const real *z, const real *cp, real *h, real *cn, real *s)
+static void cell_forward_row(size_t H, const real *restrict z, const real *restrict cp, real *restrict h,
+                             real *restrict cn, real *restrict s)
 {
     for (size_t j = 0; j < H; j++) {
         real ig = sigmoid(z[j]), fg = sigmoid(z[H + j]), gg = tanh_r(z[2 * H + j]), og = sigmoid(z[3 * H + j]);
-        cn[j] = fg * cp[j] + ig * gg;                 /* c' = sigmoid(f) c + sigmoid(i) tanh(g) */
-        real tc = tanh_r(cn[j]);
+        real c = fg * cp[j] + ig * gg;                /* c' = sigmoid(f) c + sigmoid(i) tanh(g) */
+        real tc = tanh_r(c);
+        cn[j] = c;
         h[j] = og * tc;                                /* h' = sigmoid(o) tanh(c') */
         s[j] = ig; s[H + j] = fg; s[2 * H + j] = gg; s[3 * H + j] = og; s[4 * H + j] = tc;
     }
@@ -2114,19 +2164,21 @@ static void cell_forward_row(size_t H, const real *z, const real *cp, real *h, r
  *   do = dh tanh(c');  di = dc g;  dg = dc i;  df = dc c;  dc_prev = dc f;
  * then through the activations: sigmoid' = s (1 - s), tanh' = 1 - g^2.
  * dz (4H) and dcp (H) are added into; either may be NULL. */
-static void cell_backward_row(size_t H, const real *s, const real *cp, const real *dh, const real *dcn, real *dz, real *dcp)
+static void cell_backward_row(size_t H, const real *restrict s, const real *restrict cp, const real *restrict dh,
+                              const real *restrict dcn, real *restrict dz, real *restrict dcp)
 {
-    for (size_t j = 0; j < H; j++) {
-        real ig = s[j], fg = s[H + j], gg = s[2 * H + j], og = s[3 * H + j], tc = s[4 * H + j];
-        real dc = dcn[j] + dh[j] * og * (1 - tc * tc);
-        if (dz) {
+#define CELL_DC(j) (dcn[j] + dh[j] * s[3 * H + (j)] * (1 - s[4 * H + (j)] * s[4 * H + (j)]))
+    if (dz) /* (two loops without branches, which the compiler vectorises) */
+        for (size_t j = 0; j < H; j++) {
+            real ig = s[j], fg = s[H + j], gg = s[2 * H + j], og = s[3 * H + j], tc = s[4 * H + j], dc = CELL_DC(j);
             dz[j] += dc * gg * ig * (1 - ig);
             dz[H + j] += dc * cp[j] * fg * (1 - fg);
             dz[2 * H + j] += dc * ig * (1 - gg * gg);
             dz[3 * H + j] += dh[j] * tc * og * (1 - og);
         }
-        if (dcp) dcp[j] += dc * fg;
-    }
+    if (dcp)
+        for (size_t j = 0; j < H; j++) dcp[j] += CELL_DC(j) * s[H + j];
+#undef CELL_DC
 }
 
 void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_out)
@@ -2281,7 +2333,7 @@ Tensor *op_cross_entropy(Tape *t, Tensor *logits, const int32_t *labels)
         const real *z = logits->data + r * K;
         double lse = row_logsumexp(z, K);
         row_loss[r] = lse - z[y[r]];
-        for (size_t k = 0; k < K; k++) p[r * K + k] = (real)exp(z[k] - lse);
+        for (size_t k = 0; k < K; k++) p[r * K + k] = (real)EXP_D(z[k] - lse);
     }
     CHUNKED_SUM(total, R, r, row_loss[r]);
     free(row_loss);

@@ -294,6 +294,10 @@ Tensor *op_kl_div(Tape *t, Tensor *log_p, Tensor *log_q);  /* sum_k p_k (log p_k
  * is summed over k by one thread in a fixed order (increasing k within 256-deep slices, the
  * slices added in turn), so the result is the same bit for bit at any thread count.
  * ---------------------------------------------------------------------------------------- */
+/* exp(x) within 2 ulp of libm's, in code the compiler vectorises: the float build's cells,
+ * sigmoid, tanh and softmax use it (the double build, the reference, uses libm). 0 below
+ * exp(-708), infinity above 709. */
+double rr_exp(double x);
 void gemm_naive(size_t M, size_t N, size_t K, const real *A, size_t lda, int trans_a,
                 const real *B, size_t ldb, int trans_b, real *C, size_t ldc);
 void gemm_fast(size_t M, size_t N, size_t K, const real *A, size_t lda, int trans_a,

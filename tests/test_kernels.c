@@ -2,7 +2,7 @@
  * (1, odd, prime, larger than any block) in all four transpose combinations, the pre-packed
  * kernel against the naive one too and against the fast one bit for bit (with a pack used for
  * several products, as an LSTM uses W_hh), and the naive one against a product worked out by
- * hand. */
+ * hand; and rr_exp against libm's exp. */
 #include <stdlib.h>
 #include <string.h>
 #include "test.h"
@@ -56,11 +56,37 @@ static void check_shape(Rng *rng, size_t M, size_t N, size_t K, int ta, int tb)
     free(A); free(B); free(C1); free(C2); free(C3); free(bound);
 }
 
+/* rr_exp against libm's exp: within 2 ulp over the range where both are normal (every
+ * 1/64 from -708 to 709, then 10^6 uniform draws, then around 0 and at the edges of k's
+ * steps), exact at 0, and the ends: 0 below -708, infinity above 709, NaN for NaN. */
+static double exp_ulps(double x)
+{
+    double ref = exp(x), got = rr_exp(x);
+    return fabs(got - ref) / (nextafter(ref, INFINITY) - ref);
+}
+
+static void check_exp(Rng *rng)
+{
+    double worst = 0, x;
+    for (x = -708; x <= 709; x += 1.0 / 64) worst = fmax(worst, exp_ulps(x));
+    for (int i = 0; i < 1000000; i++) worst = fmax(worst, exp_ulps(-708 + 1417 * rng_uniform(rng)));
+    for (int i = -2000; i <= 2000; i++) {
+        worst = fmax(worst, exp_ulps(i * 1e-9));
+        worst = fmax(worst, exp_ulps(i * 0.34657359027997264)); /* multiples of ln2 / 2: r at its bounds */
+    }
+    CHECK(worst <= 2, "rr_exp within 2 ulp of libm's exp (worst %.2f ulp)", worst);
+    printf("  rr_exp: worst %.2f ulp from libm\n", worst);
+    CHECK(rr_exp(0) == 1 && rr_exp(-709) == 0 && rr_exp(-1e300) == 0, "rr_exp at 0 and below -708");
+    CHECK(isinf(rr_exp(710)) && isinf(rr_exp(INFINITY)) && rr_exp(-INFINITY) == 0, "rr_exp above 709");
+    CHECK(isnan(rr_exp(NAN)), "rr_exp(NaN) is NaN");
+}
+
 int main(void)
 {
     Rng rng;
     rng_seed(&rng, 5);
     check_against_hand();
+    check_exp(&rng);
     static const size_t sizes[][3] = {{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {7, 13, 1}, {13, 17, 19}, {31, 37, 41},
                                       {32, 128, 38}, {64, 96, 300}, {127, 33, 257}, {130, 2050, 5}, {200, 70, 600}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
