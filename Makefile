@@ -6,6 +6,8 @@
 #   make test       every test program, in double and in float; ends with "N passed, M failed"
 #   make debug      the tests again under -fsanitize=address,undefined
 #   make bench      ./rnnrep bench
+#   make bench-torch  the zoo steps in rnnrep and in PyTorch (tools/bench_torch.py), one thread,
+#                   in the same run; needs /usr/bin/python3 with torch (Debian's python3-torch)
 #   make fuzz       the libFuzzer harnesses of tests/fuzz/ (clang), each run FUZZ_SECONDS (60) in
 #                   turn on a copy of its seed corpus: make fuzz FUZZ_SECONDS=600
 #   make install PREFIX=/usr/local   (the program, library, header and the MNIST digits)
@@ -40,7 +42,7 @@ OBJ32    := $(LIB_SRC:%.c=$(BUILD)/f32/%.o)
 OBJ64    := $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%_f32)
 
-.PHONY: all test debug bench fuzz install clean FORCE
+.PHONY: all test debug bench bench-torch fuzz install clean FORCE
 .SECONDARY:
 all: rnnrep librnnrep.a
 
@@ -98,6 +100,10 @@ debug:
 
 bench: rnnrep
 	./rnnrep bench
+
+bench-torch: rnnrep
+	./rnnrep bench --threads 1 zoo-step
+	/usr/bin/python3 tools/bench_torch.py
 
 # The library again with clang's coverage instrumentation and sanitizers (in build/fuzz, as
 # debug builds in build/debug), one program per harness, then each harness in turn. New inputs

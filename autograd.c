@@ -141,6 +141,7 @@ double rr_seconds(void)
 #define OMP_PRAGMA(...) _Pragma(#__VA_ARGS__)
 static int thread_index(void) { return omp_get_thread_num(); }
 static int team_size(void) { return omp_get_num_threads(); }
+static int in_parallel(void) { return omp_in_parallel(); }
 /* OpenMP's threads do not survive fork(): a child that computes without exec'ing (the tests'
  * interrupted runs) would wait at its first parallel loop for threads it does not have, so
  * it runs on one thread. */
@@ -157,6 +158,7 @@ static int team_for(int worth, size_t most)
 #define OMP(...)
 static int thread_index(void) { return 0; }
 static int team_size(void) { return 1; }
+static int in_parallel(void) { return 0; }
 #endif
 
 enum { PARALLEL_MIN = 1 << 14 };      /* elements below which a loop stays on one thread */
@@ -860,7 +862,8 @@ Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b)
     Tensor *out = result(t, nd, shape, a, b);
     memset(out->data, 0, out->size * sizeof(real)); /* the kernel accumulates into it */
     /* Each product on the kernel's threads when it is large; small ones shared out instead. */
-    int spread = !(shared_b && !trans_a) && batch > 1 && M * N * K < GEMM_PARALLEL_MIN && batch * M * N * K >= GEMM_PARALLEL_MIN;
+    int spread = !(shared_b && !trans_a) && batch > 1 && batch * M * N * K >= GEMM_PARALLEL_MIN &&
+                 (M * N * K < GEMM_PARALLEL_MIN || batch >= 4 * rr_threads());
     if (shared_b && !trans_a) { /* fold the batch into the rows: one large product */
         gemm_fast(batch * M, N, K, a->data, ac, 0, b->data, bc, trans_b, out->data, N);
     } else {
@@ -1129,19 +1132,25 @@ static real *a_block(const GemmPacked *p, size_t me) { return p->a_blocks + me *
 
 /* Layout of a packed op(B) (K, N): the KC-deep slices one after the other, slice k0 holding
  * round_up(N, NR) / NR panels of (kc, NR); slice k0 starts at k0 * round_up(N, NR). */
+static void pack_b(GemmPacked *p, const real *B, size_t ldb, int trans_b)
+{
+    size_t K = p->K, N = p->N, width = round_up(N, GEMM_NR), panels = width / GEMM_NR, slices = (K + GEMM_KC - 1) / GEMM_KC;
+    OMP(parallel for schedule(static) if (p->threads > 1 && K * N >= PARALLEL_MIN))
+    for (size_t q = 0; q < slices * panels; q++) {
+        size_t k0 = q / panels * GEMM_KC, j0 = q % panels * GEMM_NR, kc = min_size(GEMM_KC, K - k0);
+        pack_b_panel(min_size(GEMM_NR, N - j0), kc, B, ldb, trans_b, k0, j0, p->panels + k0 * width + j0 * kc);
+    }
+}
+
 void gemm_pack(GemmPacked *p, size_t K, size_t N, const real *B, size_t ldb, int trans_b)
 {
-    size_t width = round_up(N, GEMM_NR), panels = width / GEMM_NR, slices = (K + GEMM_KC - 1) / GEMM_KC;
+    size_t width = round_up(N, GEMM_NR);
     p->K = K;
     p->N = N;
     p->panels = rr_malloc((K * width > 0 ? K * width : 1) * sizeof(real), "gemm packed B");
     p->threads = rr_threads();
     p->a_blocks = rr_malloc(p->threads * a_block_size(K) * sizeof(real), "gemm A blocks");
-    OMP(parallel for schedule(static) if (K * N >= PARALLEL_MIN))
-    for (size_t q = 0; q < slices * panels; q++) {
-        size_t k0 = q / panels * GEMM_KC, j0 = q % panels * GEMM_NR, kc = min_size(GEMM_KC, K - k0);
-        pack_b_panel(min_size(GEMM_NR, N - j0), kc, B, ldb, trans_b, k0, j0, p->panels + k0 * width + j0 * kc);
-    }
+    pack_b(p, B, ldb, trans_b);
 }
 
 void gemm_pack_free(GemmPacked *p)
@@ -1195,10 +1204,38 @@ void gemm_packed(size_t M, const real *A, size_t lda, int trans_a, GemmPacked *p
     }
 }
 
+/* Each thread's room for a product it runs alone (its packed B, then its A block): kept
+ * from call to call, so that the many small products (and the products of the threads of a
+ * parallel loop) neither allocate nor start threads. */
+static real *gemm_scratch;
+static size_t gemm_scratch_size;
+OMP(threadprivate(gemm_scratch, gemm_scratch_size))
+
+static real *gemm_scratch_for(size_t n)
+{
+    if (n > gemm_scratch_size) {
+        free(gemm_scratch);
+        gemm_scratch = rr_malloc(n * sizeof(real), "gemm scratch");
+        gemm_scratch_size = n;
+    }
+    return gemm_scratch;
+}
+
+/* A product too small to share out, or one inside a parallel loop, runs on this thread alone
+ * in its scratch; a larger one packs B into a GemmPacked and shares C out (gemm_packed). The
+ * same bits either way: the panels and the order of every sum are the same. */
 void gemm_fast(size_t M, size_t N, size_t K, const real *A, size_t lda, int trans_a,
                const real *B, size_t ldb, int trans_b, real *C, size_t ldc)
 {
     if (M == 0 || N == 0 || K == 0) return;
+    if (M * N * K < GEMM_PARALLEL_MIN || in_parallel() || rr_threads() == 1) {
+        size_t width = round_up(N, GEMM_NR);
+        real *scratch = gemm_scratch_for(K * width + a_block_size(K));
+        GemmPacked p = {K, N, scratch, scratch + K * width, 1};
+        pack_b(&p, B, ldb, trans_b);
+        gemm_part(0, M, 0, N, A, lda, trans_a, &p, C, ldc, p.a_blocks);
+        return;
+    }
     GemmPacked p;
     gemm_pack(&p, K, N, B, ldb, trans_b);
     gemm_packed(M, A, lda, trans_a, &p, C, ldc);
