@@ -487,6 +487,7 @@ void tape_init(Tape *t)
     t->record = 1;
     t->training = 0;
     t->rng = NULL;
+    t->inner = NULL;
 }
 
 void tape_reset(Tape *t)
@@ -497,6 +498,11 @@ void tape_reset(Tape *t)
 
 void tape_free(Tape *t)
 {
+    if (t->inner) {
+        tape_free(t->inner);
+        free(t->inner);
+        t->inner = NULL;
+    }
     arena_free(&t->arena);
     free(t->entries);
     t->entries = NULL;
@@ -2177,6 +2183,90 @@ static void attention_backward(TapeEntry *e)
 }
 
 /* ========================================================================================
+ * Checkpoint: a sub-computation recomputed in the backward pass instead of kept.
+ * ====================================================================================== */
+
+typedef struct CheckpointSaved {
+    CheckpointFn fn;
+    void *ctx;           /* a copy, in the tape's arena */
+    Tape *inner;         /* the scratch tape both passes run fn on */
+    Rng rng;             /* t->rng's state before the forward (has_rng) */
+    int has_rng, training;
+    double forward, backward; /* fn's flops (tape_flops) */
+} CheckpointSaved;
+
+/* fn on the scratch tape, recording or not, its inputs leaves that share in[]'s values and
+ * carry gradients of their own (an input given twice is one leaf). */
+static Tensor *checkpoint_run(Tape *inner, const CheckpointSaved *sv, Rng *rng, Tensor *const *in, size_t nin,
+                              Tensor **leaf, int record)
+{
+    tape_reset(inner);
+    inner->record = record;
+    inner->training = sv->training;
+    inner->rng = rng;
+    for (size_t i = 0; i < nin; i++) {
+        leaf[i] = NULL;
+        for (size_t j = 0; j < i; j++)
+            if (in[j] == in[i]) leaf[i] = leaf[j];
+        if (leaf[i]) continue;
+        leaf[i] = arena_alloc(&inner->arena, sizeof *leaf[i]);
+        *leaf[i] = *in[i];
+        leaf[i]->grad = record && in[i]->grad ? arena_alloc(&inner->arena, in[i]->size * sizeof(real)) : NULL;
+    }
+    return sv->fn(inner, sv->ctx, leaf);
+}
+
+Tensor *op_checkpoint(Tape *t, CheckpointFn fn, const void *ctx, size_t ctx_bytes, Tensor *const *in, size_t nin)
+{
+    if (nin > 4) rr_fatal("checkpoint: %zu inputs (at most 4)", nin);
+    if (!t->record) return fn(t, ctx, in);
+    if (!t->inner) {
+        t->inner = rr_malloc(sizeof *t->inner, "checkpoint tape");
+        tape_init(t->inner);
+    }
+    CheckpointSaved *sv = saved_alloc(t, sizeof *sv);
+    sv->fn = fn;
+    sv->ctx = saved_alloc(t, ctx_bytes ? ctx_bytes : 1);
+    memcpy(sv->ctx, ctx, ctx_bytes);
+    sv->inner = t->inner;
+    sv->has_rng = t->rng != NULL;
+    if (t->rng) sv->rng = *t->rng;
+    sv->training = t->training;
+    sv->forward = sv->backward = 0; /* counted when the backward records fn */
+    Tensor *leaf[4];
+    Tensor *o = checkpoint_run(t->inner, sv, t->rng, in, nin, leaf, 0);
+    Tensor *out = result_grad(t, o->ndim, o->shape, 1); /* (fn's parameters may want one) */
+    memcpy(out->data, o->data, o->size * sizeof(real));
+    TapeEntry *e = push(t, OP_CHECKPOINT, out, NULL, NULL);
+    for (size_t i = 0; i < nin; i++) e->in[i] = in[i];
+    e->iarg[0] = nin;
+    e->saved = sv;
+    return out;
+}
+
+static void checkpoint_backward(TapeEntry *e)
+{
+    CheckpointSaved *sv = e->saved;
+    size_t nin = e->iarg[0];
+    Rng rng = sv->rng;
+    Tensor *leaf[4];
+    Tensor *o = checkpoint_run(sv->inner, sv, sv->has_rng ? &rng : NULL, e->in, nin, leaf, 1);
+    tape_flops(sv->inner, &sv->forward, &sv->backward);
+    if (!o->grad) return; /* nothing in fn carries a gradient */
+    for (size_t i = 0; i < o->size; i++) o->grad[i] += e->out->grad[i];
+    for (size_t k = sv->inner->count; k > 0; k--) backward_of[sv->inner->entries[k - 1].op](&sv->inner->entries[k - 1]);
+    for (size_t i = 0; i < nin; i++) {
+        int first = 1;
+        for (size_t j = 0; j < i; j++) first &= e->in[j] != e->in[i];
+        if (!first || !e->in[i]->grad) continue;
+        real *g = e->in[i]->grad;
+        const real *lg = leaf[i]->grad;
+        OMP(parallel for schedule(static) if (e->in[i]->size >= PARALLEL_MIN))
+        for (size_t k = 0; k < e->in[i]->size; k++) g[k] += lg[k];
+    }
+}
+
+/* ========================================================================================
  * Fused LSTM cell (gate order i, f, g, o as PyTorch), and the recurrence of a whole layer.
  * Saved per row: the activated gates i, f, g, o and tanh(c'), 5H values.
  * ====================================================================================== */
@@ -2501,7 +2591,7 @@ const char *const op_names[OP_COUNT] = {
     [OP_CONCAT] = "concat", [OP_SLICE] = "slice", [OP_PERMUTE] = "permute",
     [OP_GATHER_ROWS] = "gather_rows", [OP_COPY] = "copy", [OP_L2_NORMALIZE] = "l2_normalize",
     [OP_LAYER_NORM] = "layer_norm", [OP_SOFTMAX] = "softmax", [OP_LOG_SOFTMAX] = "log_softmax",
-    [OP_DROPOUT] = "dropout", [OP_ATTENTION] = "attention", [OP_LSTM_CELL] = "lstm_cell", [OP_LSTM_SEQUENCE] = "lstm_sequence", [OP_CROSS_ENTROPY] = "cross_entropy",
+    [OP_DROPOUT] = "dropout", [OP_ATTENTION] = "attention", [OP_CHECKPOINT] = "checkpoint", [OP_LSTM_CELL] = "lstm_cell", [OP_LSTM_SEQUENCE] = "lstm_sequence", [OP_CROSS_ENTROPY] = "cross_entropy",
     [OP_BCE_LOGITS] = "bce_logits", [OP_MSE] = "mse", [OP_TOTAL_VARIATION] = "total_variation",
     [OP_KL_DIV] = "kl_div",
 };
@@ -2518,7 +2608,7 @@ static const BackwardFn backward_of[OP_COUNT] = {
     [OP_CONCAT] = concat_backward, [OP_SLICE] = slice_backward, [OP_PERMUTE] = permute_backward,
     [OP_GATHER_ROWS] = gather_rows_backward, [OP_COPY] = copy_backward,
     [OP_L2_NORMALIZE] = l2_normalize_backward, [OP_LAYER_NORM] = layer_norm_backward,
-    [OP_SOFTMAX] = softmax_backward, [OP_LOG_SOFTMAX] = log_softmax_backward, [OP_DROPOUT] = dropout_backward, [OP_ATTENTION] = attention_backward,
+    [OP_SOFTMAX] = softmax_backward, [OP_LOG_SOFTMAX] = log_softmax_backward, [OP_DROPOUT] = dropout_backward, [OP_ATTENTION] = attention_backward, [OP_CHECKPOINT] = checkpoint_backward,
     [OP_LSTM_CELL] = lstm_cell_backward, [OP_LSTM_SEQUENCE] = lstm_sequence_backward, [OP_CROSS_ENTROPY] = cross_entropy_backward,
     [OP_BCE_LOGITS] = bce_logits_backward, [OP_MSE] = mse_backward,
     [OP_TOTAL_VARIATION] = total_variation_backward, [OP_KL_DIV] = kl_div_backward,
@@ -2554,6 +2644,12 @@ void tape_flops(const Tape *t, double *forward, double *backward)
             double step = 2.0 * (double)B * (double)G * (double)H;
             fw += step * (double)(T - 1);
             bw += step * (double)(T - 1) + (b->grad ? step * (double)T : 0); /* dh_{t-1}; dW_hh over all B T rows */
+            continue;
+        }
+        case OP_CHECKPOINT: { /* fn's products, and in the backward fn's forward again (known once the backward ran) */
+            const CheckpointSaved *sv = e->saved;
+            fw += sv->forward;
+            bw += sv->forward + sv->backward;
             continue;
         }
         case OP_ATTENTION: { /* q (B, Tq, D), kv (B, T, 2D): per head S = q k^T, then S v */

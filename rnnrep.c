@@ -590,7 +590,7 @@ static const char bench_help[] =
     "  step-ENCODER-formal, step-ENCODER-mnist   one emulation training step at the paper's\n"
     "                     configuration (batch 64, encoder + emulator forward and backward,\n"
     "                     AdamW) for ENCODER in stats, flat, transformer, dws,\n"
-    "                     noninteractive, interactive. The transformer needs about 3.6 GB.\n"
+    "                     noninteractive, interactive. The transformer needs about 1.4 GB.\n"
     "\n"
     "options:\n"
     THREADS_HELP;

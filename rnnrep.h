@@ -173,7 +173,7 @@ typedef enum OpKind {
     OP_SIGMOID, OP_TANH, OP_RELU, OP_EXP, OP_LOG, OP_ABS,
     OP_SUM_AXIS, OP_MEAN_AXIS, OP_SUM_ALL, OP_MEAN_ALL, OP_VARIANCE, OP_QUANTILE,
     OP_CONCAT, OP_SLICE, OP_PERMUTE, OP_GATHER_ROWS, OP_COPY,
-    OP_L2_NORMALIZE, OP_LAYER_NORM, OP_SOFTMAX, OP_LOG_SOFTMAX, OP_DROPOUT, OP_ATTENTION,
+    OP_L2_NORMALIZE, OP_LAYER_NORM, OP_SOFTMAX, OP_LOG_SOFTMAX, OP_DROPOUT, OP_ATTENTION, OP_CHECKPOINT,
     OP_LSTM_CELL, OP_LSTM_SEQUENCE,
     OP_CROSS_ENTROPY, OP_BCE_LOGITS, OP_MSE, OP_TOTAL_VARIATION, OP_KL_DIV,
     OP_COUNT
@@ -196,6 +196,7 @@ typedef struct Tape {
     int record;           /* 0: ops compute forward only (no entries, no gradients) */
     int training;         /* dropout active */
     Rng *rng;             /* for dropout; may be NULL when training == 0 */
+    struct Tape *inner;   /* op_checkpoint's scratch tape, made on first use */
 } Tape;
 
 void tape_init(Tape *t);
@@ -271,6 +272,12 @@ Tensor *op_dropout(Tape *t, Tensor *a, real p);            /* identity unless t-
  * (B, Tq, D) are dropout_p(softmax(q_h k_h^T)) v_h, the same bits as that composition of ops;
  * the weights are recomputed in the backward, not kept. */
 Tensor *op_attention(Tape *t, Tensor *q, Tensor *kv, size_t heads, real p);
+/* out = fn(t, ctx, in) without keeping fn's intermediate results on t: fn runs on a scratch
+ * tape, and again in the backward pass (from the same state of t->rng, so with the same
+ * dropout draws), where its gradients flow to in[] and to the parameters fn uses. The same
+ * values and gradients as calling fn on t. At most 4 inputs; ctx (ctx_bytes) is copied. */
+typedef Tensor *(*CheckpointFn)(Tape *t, const void *ctx, Tensor *const *in);
+Tensor *op_checkpoint(Tape *t, CheckpointFn fn, const void *ctx, size_t ctx_bytes, Tensor *const *in, size_t nin);
 /* Fused LSTM cell, gates (B, 4H) pre-activations in order i, f, g, o; c (B, H):
  *   c' = sigmoid(f) * c + sigmoid(i) * tanh(g),   h' = sigmoid(o) * tanh(c'). */
 void op_lstm_cell(Tape *t, Tensor *gates, Tensor *c, Tensor **h_out, Tensor **c_out);

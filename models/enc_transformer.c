@@ -17,9 +17,11 @@
  *   MHA(x) = out_proj(concat_h softmax_dropout(q_h k_h^T / sqrt(D / heads)) v_h),
  *   [q | k | v] = x in_proj_weight^T + in_proj_bias   (rows 0..D-1 = q, D..2D-1 = k, 2D.. = v)
  *
- * Cost: op_attention recomputes the attention weights of each (sample, head) pair in the
- * backward pass instead of keeping B heads T^2 values a layer on the tape; the last layer
- * computes only the compression token's row.
+ * Cost: each layer runs under op_checkpoint, so the tape keeps its input and output, not its
+ * intermediate results: the backward pass runs the layer's forward again (one layer's worth of
+ * scratch). Within it, op_attention recomputes the attention weights of each (sample, head)
+ * pair instead of keeping B heads T^2 values. The last layer computes only the compression
+ * token's row.
  *
  * Parameter names and order are the official module's state_dict: a module's own
  * parameters (compression_token, positional_encoding) come before its submodules'.
@@ -173,6 +175,19 @@ static Tensor *encoder_layer(Tape *t, const EncoderLayer *L, Tensor *xq, Tensor 
     return op_layer_norm(t, op_add(t, y, f), L->norm2_weight, L->norm2_bias, eps);
 }
 
+/* A layer as op_checkpoint runs it: in = {x, xq}. */
+typedef struct LayerCall {
+    const EncoderLayer *L;
+    size_t heads;
+    real p;
+} LayerCall;
+
+static Tensor *layer_call(Tape *t, const void *ctx, Tensor *const *in)
+{
+    const LayerCall *c = ctx;
+    return encoder_layer(t, c->L, in[1], in[0], c->heads, c->p);
+}
+
 Tensor *transformer_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, ProbeTrace *trace)
 {
     (void)trace;
@@ -196,7 +211,8 @@ Tensor *transformer_encoder_forward(Tape *t, const Encoder *enc, Tensor *theta, 
     for (size_t l = 0; l < c->layers; l++) {
         /* Only the compression token's output is read, so the last layer computes only its row. */
         Tensor *xq = l + 1 < c->layers ? x : op_slice(t, x, 1, T - 1, 1);
-        x = encoder_layer(t, &m->layer[l], xq, x, c->heads, c->dropout);
+        LayerCall call = {&m->layer[l], c->heads, c->dropout};
+        x = op_checkpoint(t, layer_call, &call, sizeof call, (Tensor *[]){x, xq}, 2);
     }
     Tensor *last = tensor_view(t, x, 2, (size_t[]){B, D});                  /* (B, D): x[:, T-1] */
     return linear_forward(t, &m->output_projection, last);                   /* (B, E) */

@@ -78,6 +78,26 @@ static Tensor *c_attention_dropout(Tape *t, Tensor **x)
     t->training = 0;
     return y;
 }
+/* A sub-computation for op_checkpoint: in = {x (3, 4), y (3, 5), x again}, W (5, 4) from ctx:
+ * concat(dropout(tanh(x W^T)) * y, x) (3, 9), dropout drawing from the tape's rng. */
+typedef struct CheckpointCtx { Tensor *W; } CheckpointCtx;
+static Tensor *checkpoint_fn(Tape *t, const void *ctx, Tensor *const *in)
+{
+    const CheckpointCtx *c = ctx;
+    Tensor *h = op_dropout(t, op_tanh(t, op_linear(t, in[0], c->W, NULL)), (real)0.3);
+    return op_concat(t, (Tensor *[]){op_mul(t, h, in[1]), in[2]}, 2, 1);
+}
+static Tensor *c_checkpoint(Tape *t, Tensor **x)
+{
+    static Rng rng;
+    rng_seed(&rng, 7); /* the same mask on every evaluation */
+    t->training = 1;
+    t->rng = &rng;
+    CheckpointCtx ctx = {x[1]};
+    Tensor *y = op_checkpoint(t, checkpoint_fn, &ctx, sizeof ctx, (Tensor *[]){x[0], x[2], x[0]}, 3);
+    t->training = 0;
+    return y;
+}
 static Tensor *c_lstm(Tape *t, Tensor **x)
 {
     Tensor *h, *c;
@@ -163,6 +183,7 @@ static const Case cases[] = {
     {"dropout", c_dropout, 1, {2}, {S(4, 5)}, -1, 1},
     {"attention", c_attention, 2, {3, 3}, {S(2, 3, 4), S(2, 5, 8)}, -1, 1},
     {"attention with dropout", c_attention_dropout, 2, {3, 3}, {S(2, 3, 4), S(2, 5, 8)}, -1, 1},
+    {"checkpoint", c_checkpoint, 3, {2, 2, 2}, {S(3, 4), S(5, 4), S(3, 5)}, -1, 1},
     {"lstm_cell", c_lstm, 2, {2, 2}, {S(3, 12), S(3, 3)}, -2, 2},
     {"lstm_sequence", c_lstm_seq, 3, {3, 2, 1}, {S(2, 4, 12), S(12, 3), S(12)}, -1, 1},
     {"lstm_sequence as cells", c_lstm_steps, 3, {3, 2, 1}, {S(2, 4, 12), S(12, 3), S(12)}, -1, 1},
@@ -518,6 +539,52 @@ static void check_attention_composed(size_t B, size_t Tq, size_t T, size_t D, si
     }
 }
 
+/* op_checkpoint against calling its function on the tape: the same bits, forward and
+ * backward (every input and the parameter fn reads), the same dropout draws, the stream left
+ * in the same state; and fn's flops counted, with one forward more in the backward. */
+static void check_checkpoint_direct(void)
+{
+    Rng rng, drop[2];
+    rng_seed(&rng, 41);
+    Tensor in[2][3];
+    const size_t shapes[3][2] = {{3, 4}, {5, 4}, {3, 5}};
+    for (int i = 0; i < 3; i++) {
+        in[0][i] = leaf_new(&rng, 2, shapes[i], -1, 1);
+        in[1][i] = in[0][i];
+        in[1][i].data = malloc(in[0][i].size * sizeof(real));
+        in[1][i].grad = calloc(in[0][i].size, sizeof(real));
+        memcpy(in[1][i].data, in[0][i].data, in[0][i].size * sizeof(real));
+    }
+    Tensor *out[2], *r = NULL;
+    Tape t[2];
+    double fw[2], bw[2];
+    for (int w = 0; w < 2; w++) {
+        tape_init(&t[w]);
+        rng_seed(&drop[w], 9);
+        t[w].training = 1;
+        t[w].rng = &drop[w];
+        CheckpointCtx ctx = {&in[w][1]};
+        Tensor *args[] = {&in[w][0], &in[w][2], &in[w][0]};
+        out[w] = w ? checkpoint_fn(&t[w], &ctx, args) : op_checkpoint(&t[w], checkpoint_fn, &ctx, sizeof ctx, args, 3);
+        if (!r) {
+            r = tensor_new(&t[0], 2, out[0]->shape, 0);
+            fill_uniform(r->data, r->size, &rng, -1, 1);
+        }
+        tape_backward(&t[w], op_sum_all(&t[w], op_mul(&t[w], out[w], r)));
+        tape_flops(&t[w], &fw[w], &bw[w]);
+    }
+    CHECK(!memcmp(out[0]->data, out[1]->data, out[0]->size * sizeof(real)), "checkpoint: the output differs from fn's");
+    for (int i = 0; i < 3; i++)
+        CHECK(!memcmp(in[0][i].grad, in[1][i].grad, in[0][i].size * sizeof(real)), "checkpoint: the gradient of input %d differs", i);
+    CHECK(!memcmp(drop[0].s, drop[1].s, sizeof drop[0].s), "checkpoint: the dropout stream is left in another state");
+    CHECK(fw[0] == fw[1] && fw[0] > 0 && bw[0] == bw[1] + fw[1], "checkpoint: flops %.0f + %.0f against fn's %.0f + %.0f",
+          fw[0], bw[0], fw[1], bw[1]);
+    for (int w = 0; w < 2; w++) {
+        tape_free(&t[w]);
+        for (int i = 0; i < 3; i++) leaf_free(&in[w][i]);
+    }
+}
+
 int main(void)
 {
     check_relu_nan();
@@ -529,6 +596,7 @@ int main(void)
     check_attention_composed(3, 5, 300, 12, 3, 0);
     check_attention_composed(2, 7, 260, 8, 2, (real)0.25);
     check_attention_composed(2, 1, 9, 4, 1, 0);
+    check_checkpoint_direct();
     Rng rng;
     rng_seed(&rng, 78);
     for (int ta = 0; ta < 2; ta++)
