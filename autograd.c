@@ -142,6 +142,16 @@ double rr_seconds(void)
 static int thread_index(void) { return omp_get_thread_num(); }
 static int team_size(void) { return omp_get_num_threads(); }
 static int in_parallel(void) { return omp_in_parallel(); }
+/* A number that no other running thread has: the thread's number in the innermost team of
+ * more than one (there is at most one such team: nested regions are inactive unless the user
+ * asks otherwise, and then -1); 0 outside any. */
+static int thread_slot(void)
+{
+    if (omp_get_active_level() > 1) return -1;
+    for (int level = omp_get_level(); level >= 1; level--)
+        if (omp_get_team_size(level) > 1) return omp_get_ancestor_thread_num(level);
+    return 0;
+}
 /* OpenMP's threads do not survive fork(): a child that computes without exec'ing (the tests'
  * interrupted runs) would wait at its first parallel loop for threads it does not have, so
  * it runs on one thread. */
@@ -159,6 +169,7 @@ static int team_for(int worth, size_t most)
 static int thread_index(void) { return 0; }
 static int team_size(void) { return 1; }
 static int in_parallel(void) { return 0; }
+static int thread_slot(void) { return 0; }
 #endif
 
 enum { PARALLEL_MIN = 1 << 14 };      /* elements below which a loop stays on one thread */
@@ -1210,21 +1221,24 @@ void gemm_packed(size_t M, const real *A, size_t lda, int trans_a, GemmPacked *p
     }
 }
 
-/* Each thread's room for a product it runs alone (its packed B, then its A block): kept
- * from call to call, so that the many small products (and the products of the threads of a
- * parallel loop) neither allocate nor start threads. */
-static real *gemm_scratch;
-static size_t gemm_scratch_size;
-OMP(threadprivate(gemm_scratch, gemm_scratch_size))
+/* Each thread's room for a product it runs alone (its packed B, then its A block), by its
+ * thread_slot: kept from call to call, so that the many small products (and the products of
+ * the threads of a parallel loop) neither allocate nor start threads. NULL without a slot
+ * (active nested teams, or more than RR_MAX_THREADS threads), where the caller allocates. */
+static real *gemm_scratch[RR_MAX_THREADS];
+static size_t gemm_scratch_size[RR_MAX_THREADS];
 
 static real *gemm_scratch_for(size_t n)
 {
-    if (n > gemm_scratch_size) {
-        free(gemm_scratch);
-        gemm_scratch = rr_malloc(n * sizeof(real), "gemm scratch");
-        gemm_scratch_size = n;
+    int slot = thread_slot();
+    if (slot < 0 || slot >= RR_MAX_THREADS) return NULL;
+    size_t me = (size_t)slot;
+    if (n > gemm_scratch_size[me]) {
+        free(gemm_scratch[me]);
+        gemm_scratch[me] = rr_malloc(n * sizeof(real), "gemm scratch");
+        gemm_scratch_size[me] = n;
     }
-    return gemm_scratch;
+    return gemm_scratch[me];
 }
 
 /* A product too small to share out, or one inside a parallel loop, runs on this thread alone
@@ -1235,11 +1249,12 @@ void gemm_fast(size_t M, size_t N, size_t K, const real *A, size_t lda, int tran
 {
     if (M == 0 || N == 0 || K == 0) return;
     if (M * N * K < GEMM_PARALLEL_MIN || in_parallel() || rr_threads() == 1) {
-        size_t width = round_up(N, GEMM_NR);
-        real *scratch = gemm_scratch_for(K * width + a_block_size(K));
-        GemmPacked p = {K, N, scratch, scratch + K * width, 1};
+        size_t width = round_up(N, GEMM_NR), n = K * width + a_block_size(K);
+        real *scratch = gemm_scratch_for(n), *own = scratch ? NULL : rr_malloc(n * sizeof(real), "gemm scratch");
+        GemmPacked p = {K, N, scratch ? scratch : own, (scratch ? scratch : own) + K * width, 1};
         pack_b(&p, B, ldb, trans_b);
         gemm_part(0, M, 0, N, A, lda, trans_a, &p, C, ldc, p.a_blocks);
+        free(own);
         return;
     }
     GemmPacked p;
