@@ -84,6 +84,17 @@ static inline Tensor leaf_new(Rng *rng, int ndim, const size_t *shape, double lo
     return a;
 }
 
+/* A second leaf with a's values and a zero gradient of its own (for comparing two ways of
+ * computing the same thing). */
+static inline Tensor leaf_copy(const Tensor *a)
+{
+    Tensor c = *a;
+    c.data = malloc(a->size * sizeof(real));
+    c.grad = calloc(a->size, sizeof(real));
+    memcpy(c.data, a->data, a->size * sizeof(real));
+    return c;
+}
+
 static inline void leaf_free(Tensor *a)
 {
     free(a->data);

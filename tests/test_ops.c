@@ -503,10 +503,7 @@ static void check_attention_composed(size_t B, size_t Tq, size_t T, size_t D, si
     const size_t shapes[2][3] = {{B, Tq, D}, {B, T, 2 * D}};
     for (int i = 0; i < 2; i++) {
         in[0][i] = leaf_new(&rng, 3, shapes[i], -1, 1);
-        in[1][i] = in[0][i];
-        in[1][i].data = malloc(in[0][i].size * sizeof(real));
-        in[1][i].grad = calloc(in[0][i].size, sizeof(real));
-        memcpy(in[1][i].data, in[0][i].data, in[0][i].size * sizeof(real));
+        in[1][i] = leaf_copy(&in[0][i]);
     }
     Tensor *r = NULL, *out[2];
     Tape t[2];
@@ -550,10 +547,7 @@ static void check_checkpoint_direct(void)
     const size_t shapes[3][2] = {{3, 4}, {5, 4}, {3, 5}};
     for (int i = 0; i < 3; i++) {
         in[0][i] = leaf_new(&rng, 2, shapes[i], -1, 1);
-        in[1][i] = in[0][i];
-        in[1][i].data = malloc(in[0][i].size * sizeof(real));
-        in[1][i].grad = calloc(in[0][i].size, sizeof(real));
-        memcpy(in[1][i].data, in[0][i].data, in[0][i].size * sizeof(real));
+        in[1][i] = leaf_copy(&in[0][i]);
     }
     Tensor *out[2], *r = NULL;
     Tape t[2];
