@@ -251,6 +251,49 @@ static void check_downstream(const char *given, const char *run_a, const char *r
     free(md);
 }
 
+/* The words that depend on the numbers, from hand-made metrics.csv and cloned.csv of two tiny
+ * runs (steps 0, 6, 12): every run still improving, or one best before its last evaluation;
+ * clones that score nothing (the return difference ranks nothing) or that work. */
+static void check_words(const char *given, const char *run_a, const char *run_b)
+{
+    static const char *const metrics_head = "step,train_loss,val_loss,ood_loss,return_diff_train,return_diff_val,return_diff_ood\n";
+    const char *runs[2] = {run_a, run_b};
+    char text[2048], path[600], err[RR_ERRLEN];
+    size_t len;
+    for (int c = 0; c < 2; c++) {
+        double clone = c ? 0.7 : 0;
+        for (int r = 0; r < 2; r++) {
+            double late = c && r ? 0.4 : 0.2; /* the second time, run b's best is at step 6 */
+            double d = 0.8 - clone; /* the return difference of the rows below */
+            int n = snprintf(text, sizeof text, "%s0,0.7,0.6,0.6,%g,%g,%g\n6,0.5,0.3,0.3,%g,%g,%g\n12,0.3,%g,%g,%g,%g,%g\n",
+                             metrics_head, d, d, d, d, d, d, late, late, d, d, d);
+            snprintf(path, sizeof path, "%s/metrics.csv", runs[r]);
+            spit(path, text, (size_t)n);
+            n = snprintf(text, sizeof text, "step,split,row,original,clone\n");
+            for (int step = 0; step <= 12; step += 6)
+                n += snprintf(text + n, sizeof text - (size_t)n, "%d,train,0,0.8,%g\n%d,val,1,0.8,%g\n%d,ood,2,0.8,%g\n", step,
+                              clone, step, clone, step, clone);
+            snprintf(path, sizeof path, "%s/cloned.csv", runs[r]);
+            spit(path, text, (size_t)n);
+        }
+        int rc = report_write(given, runs, 2, NULL, err);
+        snprintf(path, sizeof path, "%s/report.md", given);
+        char *md = rc ? NULL : slurp(path, &len);
+        if (c == 0) {
+            CHECK(md && strstr(md, "Every run (all 2) has its best validation loss at its last evaluation (of 12 steps)") &&
+                  strstr(md, "Over all 4 pairs the originals score 0.8 and their clones 0 on average") &&
+                  strstr(md, "do not yet work") && !strstr(md, "Closest clones"),
+                  "clones that score nothing rank nothing; every run still improving: %s", rc ? err : "");
+        } else {
+            CHECK(md && strstr(md, "Best validation loss at: stats step 6, interactive step 12 (of 12 steps).") &&
+                  strstr(md, "not trained to their best: interactive (seed 1).") &&
+                  strstr(md, "their clones 0.7 on average") && strstr(md, "Closest clones out of distribution: **stats** (0.1)"),
+                  "clones that work; one run past its best: %s", rc ? err : "");
+        }
+        free(md);
+    }
+}
+
 static void check_reproduction(void)
 {
     char cmd[1400], err[RR_ERRLEN], log_path[300], path[600], keep[600];
@@ -311,6 +354,7 @@ static void check_reproduction(void)
     if (f) fclose(f);
 
     check_downstream(given, run_a, run_b);
+    check_words(given, run_a, run_b);
 
     rc = report_write("build/tests", NULL, 0, NULL, err);
     CHECK(rc == RR_ERR_FORMAT && strstr(err, "no run"), "a directory without runs: %s", err);

@@ -374,13 +374,13 @@ static int section_curves(Report *r, ZooReport *zr, char *err)
                           svg_panel(&fig, 1, "out of distribution", "step", "emulation loss")};
     svg_log_y(panel[0]);
     svg_log_y(panel[1]);
-    Csv still; /* the runs still improving, in words */
-    memset(&still, 0, sizeof still);
+    Csv at, still; /* each run's best step, and the runs still improving, in words */
+    memset(&at, 0, sizeof at), memset(&still, 0, sizeof still);
     size_t improving = 0, above = 0;
     double ratio = 0;
     csv_printf(&r->md, "Validation (left) and out-of-distribution (right) emulation loss, the total variation between "
                "the zoo RNN's stored output distributions and the emulator's, averaged over every snapshot of the split, "
-               "at each evaluation; one line per encoder, the mean over its seeds; log scale. Best validation loss at:");
+               "at each evaluation; one line per encoder, the mean over its seeds; log scale.");
     for (size_t g = 0; g < zr->groups; g++) {
         size_t seeds = zr->group_n[g], n = SIZE_MAX;
         for (size_t k = 0; k < seeds; k++) n = group_run(zr, g, k)->n < n ? group_run(zr, g, k)->n : n;
@@ -393,26 +393,31 @@ static int section_curves(Report *r, ZooReport *zr, char *err)
         for (int s = 0; s < 2; s++) svg_line(panel[s], group_name(zr, g), group_run(zr, g, 0)->step, mean[s], n);
         free(mean[0]);
         free(mean[1]);
-        csv_printf(&r->md, "%s %s", g ? "," : "", group_name(zr, g));
+        csv_printf(&at, "%s %s", g ? "," : "", group_name(zr, g));
         for (size_t k = 0; k < seeds; k++) {
             const Run *run = group_run(zr, g, k);
-            csv_printf(&r->md, "%s step %.0f", k ? "," : "", run->step[run->best]);
+            csv_printf(&at, "%s step %.0f", k ? "," : "", run->step[run->best]);
             if (run->best == run->n - 1 && run->n > 1) {
                 csv_printf(&still, "%s%s (seed %llu)", improving++ ? ", " : "", run->encoder, (unsigned long long)run->seed);
             }
             above += run->ood[run->best] > run->val[run->best];
             ratio += run->ood[run->best] / run->val[run->best] / (double)zr->nruns;
         }
-        if (seeds > 1) csv_printf(&r->md, " (seeds in order)");
+        if (seeds > 1) csv_printf(&at, " (seeds in order)");
     }
     const Run *first = &zr->runs[0];
-    csv_printf(&r->md, " (of %zu steps).", first->steps);
-    if (improving) csv_printf(&r->md, " Still improving at the last evaluation, so not trained to their best: %s.", still.text);
-    else csv_printf(&r->md, " Every run passed its lowest validation loss before its last evaluation.");
+    if (improving == zr->nruns && improving > 1)
+        csv_printf(&r->md, " Every run (all %zu) has its best validation loss at its last evaluation (of %zu steps): all are "
+                   "still improving, so none is trained to its best.", improving, first->steps);
+    else {
+        csv_printf(&r->md, " Best validation loss at:%s (of %zu steps).", at.text, first->steps);
+        if (improving) csv_printf(&r->md, " Still improving at the last evaluation, so not trained to their best: %s.", still.text);
+        else csv_printf(&r->md, " Every run passed its lowest validation loss before its last evaluation.");
+    }
     csv_printf(&r->md, " At the best step the OOD loss is above the validation loss in %zu of %zu runs (mean ratio %.2f): "
                "the OOD split holds the tasks at the end of the split criterion (%s).\n\n",
                above, zr->nruns, ratio, zr->kind == ZOO_KIND_FORMAL ? "the most balanced languages" : "the largest angles");
-    csv_free(&still);
+    csv_free(&at), csv_free(&still);
     char name[64];
     snprintf(name, sizeof name, "%s-curves", zr->name);
     return write_figure(r, &fig, name, err);
@@ -526,8 +531,8 @@ static int section_cloned(Report *r, ZooReport *zr, char *err)
     Csv t;
     csv_init(&t, "encoder,seed,best_step,return_diff_val,return_diff_ood");
     csv_printf(&r->md, "| encoder | mean return difference, validation | OOD |\n|---|---|---|\n");
-    size_t best_g = 0;
-    double best_ood = INFINITY;
+    size_t best_g = 0, pairs = 0;
+    double best_ood = INFINITY, original_sum = 0, clone_sum = 0;
     for (size_t g = 0; g < zr->groups && !rc; g++) {
         SvgPanel *p = svg_panel(&fig, (int)g, group_name(zr, g), "original accuracy", "clone accuracy");
         svg_include(p, 0, 1, 0, 1);
@@ -556,7 +561,8 @@ static int section_cloned(Report *r, ZooReport *zr, char *err)
                 for (size_t i = 0; i < c.rows; i++)
                     if (strtod(csv_field(&c, i, cs), NULL) == run->step[run->best] && !strcmp(csv_field(&c, i, cp), splits[s])) {
                         x[m] = strtod(csv_field(&c, i, co), NULL);
-                        y[m++] = strtod(csv_field(&c, i, cc), NULL);
+                        y[m] = strtod(csv_field(&c, i, cc), NULL);
+                        original_sum += x[m], clone_sum += y[m++], pairs++;
                     }
                 svg_scatter(p, s ? "OOD" : "validation", x, y, m);
             }
@@ -576,11 +582,19 @@ static int section_cloned(Report *r, ZooReport *zr, char *err)
     csv_printf(&r->md, "\nEach panel plots, for the snapshots cloned at every seed's best step, the zoo RNN's own "
                "performance against its clone's: the emulator conditioned on E(θ) (%s). Points on the dashed line y = x "
                "are clones that perform exactly as their originals. The return difference is the mean |original - clone| "
-               "over those snapshots, mean [95%% CI] over seeds. Closest clones out of distribution: **%s** (%.3g). "
-               "SPEC.md §7 gives no numbers for cloned performance to compare with.\n\n",
+               "over those snapshots, mean [95%% CI] over seeds.",
                zr->kind == ZOO_KIND_FORMAL ? "correct / finished of sequences sampled from each"
-                                           : "stored accuracy against the clone's on rotated evaluation digits",
-               group_name(zr, best_g), best_ood);
+                                           : "stored accuracy against the clone's on rotated evaluation digits");
+    double original_mean = pairs ? original_sum / (double)pairs : NAN, clone_mean = pairs ? clone_sum / (double)pairs : NAN;
+    if (pairs) csv_printf(&r->md, " Over all %zu pairs the originals score %.3g and their clones %.3g on average.", pairs,
+                          original_mean, clone_mean);
+    /* A clone that scores almost nothing makes the return difference the original's own score,
+     * the same for every encoder: then it ranks nothing. */
+    if (pairs && clone_mean < 0.1 * original_mean)
+        csv_printf(&r->md, " The clones score below a tenth of their originals: at these emulation losses they do not yet "
+                   "work, so each return difference is about the originals' own score and does not rank the encoders.");
+    else csv_printf(&r->md, " Closest clones out of distribution: **%s** (%.3g).", group_name(zr, best_g), best_ood);
+    csv_printf(&r->md, " SPEC.md §7 gives no numbers for cloned performance to compare with.\n\n");
     snprintf(name, sizeof name, "%s-cloned", zr->name);
     if (!rc) rc = write_figure(r, &fig, name, err);
     else svg_free(&fig);
