@@ -562,9 +562,11 @@ static int section_cloned(Report *r, ZooReport *zr, char *err)
                     if (strtod(csv_field(&c, i, cs), NULL) == run->step[run->best] && !strcmp(csv_field(&c, i, cp), splits[s])) {
                         x[m] = strtod(csv_field(&c, i, co), NULL);
                         y[m] = strtod(csv_field(&c, i, cc), NULL);
-                        original_sum += x[m], clone_sum += y[m++], pairs++;
+                        original_sum += x[m];
+                        clone_sum += y[m++];
                     }
                 svg_scatter(p, s ? "OOD" : "validation", x, y, m);
+                pairs += m;
             }
             free(x);
             free(y);
