@@ -1250,8 +1250,9 @@ void gemm_fast(size_t M, size_t N, size_t K, const real *A, size_t lda, int tran
     if (M == 0 || N == 0 || K == 0) return;
     if (M * N * K < GEMM_PARALLEL_MIN || in_parallel() || rr_threads() == 1) {
         size_t width = round_up(N, GEMM_NR), n = K * width + a_block_size(K);
-        real *scratch = gemm_scratch_for(n), *own = scratch ? NULL : rr_malloc(n * sizeof(real), "gemm scratch");
-        GemmPacked p = {K, N, scratch ? scratch : own, (scratch ? scratch : own) + K * width, 1};
+        real *own = NULL, *room = gemm_scratch_for(n);
+        if (!room) room = own = rr_malloc(n * sizeof(real), "gemm scratch");
+        GemmPacked p = {K, N, room, room + K * width, 1};
         pack_b(&p, B, ldb, trans_b);
         gemm_part(0, M, 0, N, A, lda, trans_a, &p, C, ldc, p.a_blocks);
         free(own);
@@ -2233,7 +2234,7 @@ static Tensor *checkpoint_run(Tape *inner, const CheckpointSaved *sv, Rng *rng, 
 
 Tensor *op_checkpoint(Tape *t, CheckpointFn fn, const void *ctx, size_t ctx_bytes, Tensor *const *in, size_t nin)
 {
-    if (nin > 4) rr_fatal("checkpoint: %zu inputs (at most 4)", nin);
+    if (nin > RR_CHECKPOINT_INPUTS) rr_fatal("checkpoint: %zu inputs (at most %d)", nin, RR_CHECKPOINT_INPUTS);
     if (!t->record) return fn(t, ctx, in);
     if (!t->inner) {
         t->inner = rr_malloc(sizeof *t->inner, "checkpoint tape");
@@ -2248,7 +2249,7 @@ Tensor *op_checkpoint(Tape *t, CheckpointFn fn, const void *ctx, size_t ctx_byte
     if (t->rng) sv->rng = *t->rng;
     sv->training = t->training;
     sv->forward = sv->backward = 0; /* counted when the backward records fn */
-    Tensor *leaf[4];
+    Tensor *leaf[RR_CHECKPOINT_INPUTS];
     Tensor *o = checkpoint_run(t->inner, sv, t->rng, in, nin, leaf, 0);
     Tensor *out = result_grad(t, o->ndim, o->shape, 1); /* (fn's parameters may want one) */
     memcpy(out->data, o->data, o->size * sizeof(real));
@@ -2264,7 +2265,7 @@ static void checkpoint_backward(TapeEntry *e)
     CheckpointSaved *sv = e->saved;
     size_t nin = e->iarg[0];
     Rng rng = sv->rng;
-    Tensor *leaf[4];
+    Tensor *leaf[RR_CHECKPOINT_INPUTS];
     Tensor *o = checkpoint_run(sv->inner, sv, sv->has_rng ? &rng : NULL, e->in, nin, leaf, 1);
     tape_flops(sv->inner, &sv->forward, &sv->backward);
     if (!o->grad) return; /* nothing in fn carries a gradient */

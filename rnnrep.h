@@ -275,7 +275,9 @@ Tensor *op_attention(Tape *t, Tensor *q, Tensor *kv, size_t heads, real p);
 /* out = fn(t, ctx, in) without keeping fn's intermediate results on t: fn runs on a scratch
  * tape, and again in the backward pass (from the same state of t->rng, so with the same
  * dropout draws), where its gradients flow to in[] and to the parameters fn uses. The same
- * values and gradients as calling fn on t. At most 4 inputs; ctx (ctx_bytes) is copied. */
+ * values and gradients as calling fn on t. At most RR_CHECKPOINT_INPUTS inputs; ctx (ctx_bytes)
+ * is copied. */
+#define RR_CHECKPOINT_INPUTS 4
 typedef Tensor *(*CheckpointFn)(Tape *t, const void *ctx, Tensor *const *in);
 Tensor *op_checkpoint(Tape *t, CheckpointFn fn, const void *ctx, size_t ctx_bytes, Tensor *const *in, size_t nin);
 /* Fused LSTM cell, gates (B, 4H) pre-activations in order i, f, g, o; c (B, H):
